@@ -1,0 +1,354 @@
+"""Per-process workload manifests: Deployment, Service, HPA, PDB, Ingress, CronJob and Jobs."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler import labels, render_pod, spec
+
+# HPAScalingPolicy.periodSeconds and HPAScalingRules.stabilizationWindowSeconds upper bounds, which
+# are tighter than the API's 60000-second intervals.
+MAX_HPA_PERIOD_SECONDS = 1800
+MAX_HPA_STABILIZATION_SECONDS = 3600
+# Standard application protocol for HTTP/2 with prior knowledge over cleartext (KEP-3726).
+H2C_APP_PROTOCOL = "kubernetes.io/h2c"
+
+
+def _metadata(
+    app: spec.ApplicationSpec,
+    process: spec.ProcessSpec,
+    process_cr_uid: str,
+    name: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "name": name or labels.process_name(app, process),
+        "namespace": app.namespace,
+        "labels": labels.process_labels(app, process),
+        "ownerReferences": [labels.process_owner(app, process, process_cr_uid)],
+    }
+
+
+def autoscaled(process: spec.ProcessSpec) -> bool:
+    """Whether an HPA owns the replica count of this process's Deployment."""
+    scaling = process.scaling
+    # HPA cannot take a target to zero (or keep it there), so a zero maximum or a suspension
+    # turns into a plain replicas: 0 instead.
+    return isinstance(scaling, spec.HorizontalScaling) and scaling.max_instance_count > 0 and not (
+        process.suspended
+    )
+
+
+def fixed_replicas(process: spec.ProcessSpec) -> int | None:
+    """The Deployment's replicas, or None when the HPA owns that field."""
+    if process.suspended:
+        return 0
+    scaling = process.scaling
+    if isinstance(scaling, spec.ManualScaling):
+        return scaling.instance_count
+    return None if autoscaled(process) else 0
+
+
+def minimum_instances(process: spec.ProcessSpec) -> int:
+    replicas = fixed_replicas(process)
+    if replicas is not None:
+        return replicas
+    assert isinstance(process.scaling, spec.HorizontalScaling)
+    return hpa_bounds(process.scaling)[0]
+
+
+def hpa_bounds(scaling: spec.HorizontalScaling) -> tuple[int, int]:
+    # minReplicas 0 needs the alpha HPAScaleToZero gate, so the floor is one instance.
+    low = max(1, scaling.min_instance_count)
+    return low, max(low, scaling.max_instance_count)
+
+
+def render_deployment(
+    app: spec.ApplicationSpec,
+    process: spec.ProcessSpec,
+    image: str,
+    options: spec.RenderOptions,
+    process_cr_uid: str,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    replicas = fixed_replicas(process)
+    # Omitted under an HPA: with server-side apply, owning replicas would reset every autoscaling
+    # decision on the next reconcile.
+    if replicas is not None:
+        body["replicas"] = replicas
+    body.update(
+        {
+            "selector": {"matchLabels": labels.selector_labels(process)},
+            # Surge before terminating, so a rollout never drops below the wanted instance count.
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
+            "revisionHistoryLimit": options.revision_history_limit,
+            "progressDeadlineSeconds": options.progress_deadline_seconds,
+            "template": render_pod.pod_template(app, process, image, options),
+        }
+    )
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(app, process, process_cr_uid),
+        "spec": body,
+    }
+
+
+def render_service(
+    app: spec.ApplicationSpec, process: spec.ProcessSpec, process_cr_uid: str
+) -> dict[str, Any]:
+    app_protocol = H2C_APP_PROTOCOL if process.ingress_protocol == "grpc" else "http"
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(app, process, process_cr_uid),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": labels.selector_labels(process),
+            "ports": [
+                {
+                    "name": render_pod.port_name(process),
+                    "port": process.port,
+                    "targetPort": process.port,
+                    "protocol": "TCP",
+                    "appProtocol": app_protocol,
+                }
+            ],
+        },
+    }
+
+
+def _scaling_rules(increment: int, interval: int, stabilization: int) -> dict[str, Any]:
+    return {
+        "stabilizationWindowSeconds": stabilization,
+        "selectPolicy": "Max",
+        "policies": [
+            {"type": "Pods", "value": increment, "periodSeconds": min(interval, MAX_HPA_PERIOD_SECONDS)}
+        ],
+    }
+
+
+def hpa_behavior(scaling: spec.HorizontalScaling) -> dict[str, Any]:
+    """At most ``increment`` pods per ``interval`` in each direction.
+
+    Scale-up reacts at once (no stabilization) so load spikes are met; scale-down waits for the
+    interval's worth of lower recommendations so a brief dip does not shed capacity.
+    """
+    return {
+        "scaleUp": _scaling_rules(scaling.scale_up_increment, scaling.scale_up_interval_seconds, 0),
+        "scaleDown": _scaling_rules(
+            scaling.scale_down_increment,
+            scaling.scale_down_interval_seconds,
+            min(scaling.scale_down_interval_seconds, MAX_HPA_STABILIZATION_SECONDS),
+        ),
+    }
+
+
+def _utilization_metric(resource: str, percent: int) -> dict[str, Any]:
+    return {
+        "type": "Resource",
+        "resource": {"name": resource, "target": {"type": "Utilization", "averageUtilization": percent}},
+    }
+
+
+def render_hpa(
+    app: spec.ApplicationSpec,
+    process: spec.ProcessSpec,
+    options: spec.RenderOptions,
+    process_cr_uid: str,
+) -> dict[str, Any]:
+    scaling = process.scaling
+    if not isinstance(scaling, spec.HorizontalScaling):
+        raise ValueError(f"process {process.key!r} does not scale horizontally")
+    metrics: list[dict[str, Any]] = []
+    if scaling.target_cpu_percent is not None:
+        metrics.append(_utilization_metric("cpu", scaling.target_cpu_percent))
+    if scaling.target_memory_percent is not None:
+        metrics.append(_utilization_metric("memory", scaling.target_memory_percent))
+    if not metrics:
+        metrics.append(_utilization_metric("cpu", options.default_target_cpu_percent))
+    low, high = hpa_bounds(scaling)
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _metadata(app, process, process_cr_uid),
+        "spec": {
+            "scaleTargetRef": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": labels.process_name(app, process),
+            },
+            "minReplicas": low,
+            "maxReplicas": high,
+            "metrics": metrics,
+            "behavior": hpa_behavior(scaling),
+        },
+    }
+
+
+def render_pdb(
+    app: spec.ApplicationSpec, process: spec.ProcessSpec, process_cr_uid: str
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(app, process, process_cr_uid),
+        "spec": {
+            # maxUnavailable rather than minAvailable keeps working as the HPA moves the count.
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": labels.selector_labels(process)},
+            # Crash-looping pods must not block node drains.
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+        },
+    }
+
+
+def ingress_host(app: spec.ApplicationSpec, options: spec.RenderOptions) -> str | None:
+    # At most one web process per application, so the application name alone names its host.
+    return f"{app.name}.{options.ingress_domain}" if options.ingress_domain else None
+
+
+def render_ingress(
+    app: spec.ApplicationSpec,
+    process: spec.ProcessSpec,
+    options: spec.RenderOptions,
+    process_cr_uid: str,
+) -> dict[str, Any]:
+    if options.ingress_class is None:
+        raise ValueError("an Ingress needs an ingress class")
+    metadata = _metadata(app, process, process_cr_uid)
+    annotations = dict(options.ingress_annotations)
+    if process.ingress_protocol == "grpc":
+        annotations.update(options.ingress_grpc_annotations)
+    if annotations:
+        metadata["annotations"] = annotations
+    backend = {
+        "service": {"name": labels.process_name(app, process), "port": {"number": process.port}}
+    }
+    rule: dict[str, Any] = {}
+    host = ingress_host(app, options)
+    if host is not None:
+        rule["host"] = host
+    rule["http"] = {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]}
+    body: dict[str, Any] = {"ingressClassName": options.ingress_class, "rules": [rule]}
+    if host is not None and options.ingress_tls_secret_name is not None:
+        body["tls"] = [{"hosts": [host], "secretName": options.ingress_tls_secret_name}]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata, "spec": body}
+
+
+def cronjob_name(app: spec.ApplicationSpec, process: spec.ProcessSpec) -> str:
+    return labels.fit_name(labels.process_name(app, process), limit=labels.MAX_CRONJOB_NAME)
+
+
+def _job_spec(process: spec.ProcessSpec, template: dict[str, Any], ttl: int | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"backoffLimit": process.job_backoff_limit}
+    if process.job_timeout_seconds is not None:
+        body["activeDeadlineSeconds"] = process.job_timeout_seconds
+    if ttl is not None:
+        body["ttlSecondsAfterFinished"] = ttl
+    body["template"] = template
+    return body
+
+
+def render_cronjob(
+    app: spec.ApplicationSpec,
+    process: spec.ProcessSpec,
+    image: str,
+    options: spec.RenderOptions,
+    process_cr_uid: str,
+) -> dict[str, Any]:
+    if process.schedule is None:
+        raise ValueError(f"cron process {process.key!r} has no schedule")
+    # Never: every retry is a fresh pod the user can see, and backoffLimit counts them plainly.
+    template = render_pod.pod_template(app, process, image, options, restart_policy="Never")
+    body: dict[str, Any] = {"schedule": process.schedule}
+    if process.time_zone is not None:
+        body["timeZone"] = process.time_zone
+    body["concurrencyPolicy"] = options.cron_concurrency_policy
+    if options.cron_starting_deadline_seconds is not None:
+        body["startingDeadlineSeconds"] = options.cron_starting_deadline_seconds
+    body.update(
+        {
+            "successfulJobsHistoryLimit": options.successful_jobs_history_limit,
+            "failedJobsHistoryLimit": options.failed_jobs_history_limit,
+            "suspend": process.suspended,
+            "jobTemplate": {
+                "metadata": {"labels": labels.process_labels(app, process)},
+                "spec": _job_spec(process, template, options.cron_job_ttl_seconds),
+            },
+        }
+    )
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": _metadata(app, process, process_cr_uid, cronjob_name(app, process)),
+        "spec": body,
+    }
+
+
+def render_trigger_job(
+    app: spec.ApplicationSpec,
+    process: spec.ProcessSpec,
+    cronjob: Mapping[str, Any],
+    suffix: str,
+    *,
+    cronjob_uid: str | None = None,
+) -> dict[str, Any]:
+    """A one-off Job from a CronJob's template ("run now"), like ``kubectl create job --from``.
+
+    The Job is controlled by the CronJob, so it counts against the CronJob's concurrency policy
+    and history limits and is collected with it. The uid comes from ``cronjob_uid`` or from the
+    live object's ``metadata.uid``.
+    """
+    if process.type != "cron":
+        raise ValueError(f"process {process.key!r} is a {process.type}, not a cron process")
+    metadata = cronjob["metadata"]
+    uid = cronjob_uid or metadata.get("uid")
+    if not uid:
+        raise ValueError("the CronJob uid is needed to own the triggered Job")
+    template = copy.deepcopy(cronjob["spec"]["jobTemplate"])
+    job_labels = dict(template.get("metadata", {}).get("labels", {}))
+    job_labels.update(labels.process_labels(app, process))
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": labels.fit_name(metadata["name"], suffix),
+            "namespace": app.namespace,
+            "labels": job_labels,
+            "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},
+            "ownerReferences": [
+                labels.owner_reference("CronJob", metadata["name"], uid, api_version="batch/v1")
+            ],
+        },
+        "spec": template["spec"],
+    }
+
+
+def release_job_name(app: spec.ApplicationSpec, process: spec.ProcessSpec, release_number: int) -> str:
+    return labels.fit_name(labels.process_name(app, process), f"r{release_number}")
+
+
+def render_release_job(
+    app: spec.ApplicationSpec,
+    process: spec.ProcessSpec,
+    release_number: int,
+    image: str,
+    process_cr_uid: str,
+    options: spec.RenderOptions,
+) -> dict[str, Any]:
+    if process.type != "job":
+        raise ValueError(f"process {process.key!r} is a {process.type}, not a job process")
+    release = {labels.RELEASE: str(release_number)}
+    template = render_pod.pod_template(
+        app, process, image, options, restart_policy="Never", extra_labels=release
+    )
+    metadata = _metadata(app, process, process_cr_uid, release_job_name(app, process, release_number))
+    metadata["labels"].update(release)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata,
+        "spec": _job_spec(process, template, process.job_ttl_seconds),
+    }
