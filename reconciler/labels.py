@@ -40,9 +40,7 @@ def application_cr_name(app: spec.ApplicationSpec) -> str:
     return app.namespace
 
 
-def internal_hostname(
-    app: spec.ApplicationSpec, process: spec.ProcessSpec, options: spec.RenderOptions
-) -> str:
+def internal_hostname(app: spec.ApplicationSpec, process: spec.ProcessSpec, options: spec.RenderOptions) -> str:
     return f"{process_name(app, process)}.{app.namespace}.svc.{options.cluster_domain}"
 
 

@@ -118,9 +118,7 @@ def render_application(
     ]
     for process in sorted(processes, key=lambda p: p.key):
         manifests.append(render_app.render_process_cr(app, process))
-        manifests.extend(
-            render_process_objects(app, process, opts, uids.get(process.id, PLACEHOLDER_UID))
-        )
+        manifests.extend(render_process_objects(app, process, opts, uids.get(process.id, PLACEHOLDER_UID)))
     return manifests
 
 

@@ -32,10 +32,7 @@ def render_namespace(app: spec.ApplicationSpec, application_cr_uid: str) -> dict
 def render_config_secret(app: spec.ApplicationSpec) -> dict[str, Any]:
     # ``data`` rather than ``stringData``: stringData is write-only and merged into data by the
     # apiserver, so with server-side apply a removed config var would linger in the Secret.
-    data = {
-        name: base64.b64encode(value.encode()).decode("ascii")
-        for name, value in sorted(app.config_vars.items())
-    }
+    data = {name: base64.b64encode(value.encode()).decode("ascii") for name, value in sorted(app.config_vars.items())}
     return {
         "apiVersion": "v1",
         "kind": "Secret",

@@ -9,11 +9,25 @@ from typing import Any
 from reconciler import labels, spec
 
 
+def cpu_quantity(millicores: int) -> str:
+    # The apiserver stores quantities in canonical form ("1000m" reads back as "1"); rendering that
+    # form keeps a comparison of desired and live objects free of false differences.
+    return str(millicores // 1000) if millicores % 1000 == 0 else f"{millicores}m"
+
+
+def memory_quantity(megabytes: int) -> str:
+    # Megabytes are read as MiB, the binary unit a container runtime enforces; canonical form as above.
+    value, suffixes = megabytes, ["Mi", "Gi", "Ti", "Pi"]
+    while value % 1024 == 0 and len(suffixes) > 1:
+        value //= 1024
+        suffixes.pop(0)
+    return f"{value}{suffixes[0]}"
+
+
 def resources(process: spec.ProcessSpec) -> dict[str, Any]:
     # Requests equal limits: pods get the Guaranteed QoS class, the machine size a user picked is
     # what they actually get, and HPA utilisation targets read as "percent of my machine size".
-    # Memory is sized in MiB: the API's "megabytes" are the binary ones a container runtime enforces.
-    amounts = {"cpu": f"{process.cpu_millicores}m", "memory": f"{process.memory_mb}Mi"}
+    amounts = {"cpu": cpu_quantity(process.cpu_millicores), "memory": memory_quantity(process.memory_mb)}
     return {"requests": dict(amounts), "limits": dict(amounts)}
 
 
@@ -36,9 +50,7 @@ def pod_security_context(options: spec.RenderOptions) -> dict[str, Any]:
     return context
 
 
-def container(
-    app: spec.ApplicationSpec, process: spec.ProcessSpec, image: str
-) -> dict[str, Any]:
+def container(app: spec.ApplicationSpec, process: spec.ProcessSpec, image: str) -> dict[str, Any]:
     result: dict[str, Any] = {"name": process.key, "image": image}
     if process.entrypoint:
         # A Procfile line is a shell command line, so it runs through a shell, as on Heroku.

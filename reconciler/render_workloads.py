@@ -35,9 +35,8 @@ def autoscaled(process: spec.ProcessSpec) -> bool:
     scaling = process.scaling
     # HPA cannot take a target to zero (or keep it there), so a zero maximum or a suspension
     # turns into a plain replicas: 0 instead.
-    return isinstance(scaling, spec.HorizontalScaling) and scaling.max_instance_count > 0 and not (
-        process.suspended
-    )
+    horizontal = isinstance(scaling, spec.HorizontalScaling) and scaling.max_instance_count > 0
+    return horizontal and not process.suspended
 
 
 def fixed_replicas(process: spec.ProcessSpec) -> int | None:
@@ -95,9 +94,7 @@ def render_deployment(
     }
 
 
-def render_service(
-    app: spec.ApplicationSpec, process: spec.ProcessSpec, process_cr_uid: str
-) -> dict[str, Any]:
+def render_service(app: spec.ApplicationSpec, process: spec.ProcessSpec, process_cr_uid: str) -> dict[str, Any]:
     app_protocol = H2C_APP_PROTOCOL if process.ingress_protocol == "grpc" else "http"
     return {
         "apiVersion": "v1",
@@ -123,9 +120,7 @@ def _scaling_rules(increment: int, interval: int, stabilization: int) -> dict[st
     return {
         "stabilizationWindowSeconds": stabilization,
         "selectPolicy": "Max",
-        "policies": [
-            {"type": "Pods", "value": increment, "periodSeconds": min(interval, MAX_HPA_PERIOD_SECONDS)}
-        ],
+        "policies": [{"type": "Pods", "value": increment, "periodSeconds": min(interval, MAX_HPA_PERIOD_SECONDS)}],
     }
 
 
@@ -187,9 +182,7 @@ def render_hpa(
     }
 
 
-def render_pdb(
-    app: spec.ApplicationSpec, process: spec.ProcessSpec, process_cr_uid: str
-) -> dict[str, Any]:
+def render_pdb(app: spec.ApplicationSpec, process: spec.ProcessSpec, process_cr_uid: str) -> dict[str, Any]:
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
@@ -223,9 +216,7 @@ def render_ingress(
         annotations.update(options.ingress_grpc_annotations)
     if annotations:
         metadata["annotations"] = annotations
-    backend = {
-        "service": {"name": labels.process_name(app, process), "port": {"number": process.port}}
-    }
+    backend = {"service": {"name": labels.process_name(app, process), "port": {"number": process.port}}}
     rule: dict[str, Any] = {}
     host = ingress_host(app, options)
     if host is not None:
@@ -318,9 +309,7 @@ def render_trigger_job(
             "namespace": app.namespace,
             "labels": job_labels,
             "annotations": {"cronjob.kubernetes.io/instantiate": "manual"},
-            "ownerReferences": [
-                labels.owner_reference("CronJob", metadata["name"], uid, api_version="batch/v1")
-            ],
+            "ownerReferences": [labels.owner_reference("CronJob", metadata["name"], uid, api_version="batch/v1")],
         },
         "spec": template["spec"],
     }
@@ -341,9 +330,7 @@ def render_release_job(
     if process.type != "job":
         raise ValueError(f"process {process.key!r} is a {process.type}, not a job process")
     release = {labels.RELEASE: str(release_number)}
-    template = render_pod.pod_template(
-        app, process, image, options, restart_policy="Never", extra_labels=release
-    )
+    template = render_pod.pod_template(app, process, image, options, restart_policy="Never", extra_labels=release)
     metadata = _metadata(app, process, process_cr_uid, release_job_name(app, process, release_number))
     metadata["labels"].update(release)
     return {
