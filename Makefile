@@ -1,0 +1,36 @@
+# procplane developer entry points. `make run` and `make test` set up everything they need.
+SHELL := /bin/bash
+UV := python3 -m uv
+PY := $(UV) run python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup run api test lint test-only postgres-server
+
+-include mk/*.mk
+
+## setup: install uv (from PyPI) and the locked Python dependencies
+setup:
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+	@$(UV) sync --frozen --quiet
+
+## postgres-server: the PostgreSQL server binaries the API tests start (Debian package)
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "installing the postgresql Debian package for the API tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+## run: migrate and serve procplane on http://$(HOST):$(PORT) with SQLite under .procplane/
+run: setup
+	@$(UV) run procplane migrate
+	@$(UV) run procplane serve --host $(HOST) --port $(PORT)
+
+## lint: ruff and mypy --strict
+lint: setup
+	@$(UV) run ruff check .
+	@$(UV) run ruff format --check .
+	@$(UV) run mypy
+
+## test: everything: lint, then the whole test suite
+test: setup postgres-server lint
+	@$(UV) run pytest

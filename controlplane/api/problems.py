@@ -1,0 +1,89 @@
+"""The one place errors become HTTP problems (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from controlplane.errors import FieldError, ProblemError, ValidationFailed
+
+logger = logging.getLogger("procplane.api")
+
+PROBLEM_JSON = "application/problem+json"
+_UNKNOWN_FIELD = re.compile(r"Object contains unknown field `([^`]+)`")
+_MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`")
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def problem_response(error: ProblemError, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(content=error.body(), status_code=error.status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _join(parent: str, child: str) -> str:
+    return child if parent in ("", "data") else f"{parent}.{child}"
+
+
+def field_error(item: dict[str, Any]) -> FieldError:
+    """Translate one decoding complaint into procplane's field error vocabulary."""
+    message = str(item.get("message", "invalid"))
+    key = str(item.get("key") or "body").replace("[...]", "")
+    if match := _UNKNOWN_FIELD.match(message):
+        return FieldError(_join(key, match.group(1)), "unknown_field", "is not a field of this request")
+    if match := _MISSING_FIELD.match(message):
+        return FieldError(_join(key, match.group(1)), "required", "is required")
+    if message.startswith("Invalid enum value") or message.startswith("Invalid value"):
+        return FieldError(key, "invalid_choice", message)
+    if message.startswith("Expected"):
+        return FieldError(key, "invalid_type", message)
+    return FieldError(key, "invalid", message)
+
+
+def on_validation_exception(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    items = exc.extra if isinstance(exc.extra, list) else []
+    errors = [field_error(item) for item in items if isinstance(item, dict)]
+    if not errors:
+        errors = [FieldError("body", "invalid_json", str(exc.detail))]
+    return problem_response(ValidationFailed(errors))
+
+
+def on_problem(_: Request[Any, Any, Any], exc: ProblemError) -> Response[Any]:
+    return problem_response(exc)
+
+
+def on_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if exc.status_code == 400:
+        return problem_response(ValidationFailed([FieldError("body", "invalid_json", str(exc.detail))]))
+    error = ProblemError(str(exc.detail))
+    error.status = exc.status_code
+    error.code = _STATUS_CODES.get(exc.status_code, "http_error")
+    error.title = str(exc.detail)
+    return problem_response(error, headers=exc.headers)
+
+
+def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    error = ProblemError("procplane failed to handle this request; it has been logged")
+    error.status = HTTP_500_INTERNAL_SERVER_ERROR
+    return problem_response(error)
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    ProblemError: on_problem,
+    ValidationException: on_validation_exception,
+    HTTPException: on_http_exception,
+    Exception: on_unexpected,
+}

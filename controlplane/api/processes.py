@@ -1,0 +1,95 @@
+"""HTTP surface of processes, including Procfile and app.json import."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from controlplane import procfile, schemas
+from controlplane.api.dependencies import Pagination, provide_processes
+from controlplane.errors import FieldError, UnsupportedMediaType, ValidationFailed
+from controlplane.services.processes import ProcessService
+from controlplane.services.procfile_import import import_processes
+
+IfMatch = Annotated[str | None, Parameter(header="If-Match", required=False)]
+MAX_PROCFILE_BYTES = 64 * 1024
+
+
+def with_etag(process: schemas.ProcessOut, etag: str, status: int = HTTP_200_OK) -> Response[schemas.ProcessEnvelope]:
+    return Response(schemas.ProcessEnvelope(process), status_code=status, headers={"ETag": etag})
+
+
+class ProcessController(Controller):
+    path = "/applications/{app_id:str}/processes"
+    tags = ["processes"]
+    dependencies = {"processes": Provide(provide_processes, sync_to_thread=False)}
+
+    @get("/", summary="List an application's processes")
+    async def list_processes(
+        self, processes: ProcessService, app_id: str, pagination: Pagination
+    ) -> schemas.ProcessList:
+        return await processes.list(app_id, pagination.offset, pagination.limit)
+
+    @post("/", summary="Create a process", status_code=HTTP_201_CREATED)
+    async def create_process(
+        self, processes: ProcessService, app_id: str, data: schemas.ProcessCreate
+    ) -> Response[schemas.ProcessEnvelope]:
+        process, etag = await processes.create(app_id, data)
+        return with_etag(process, etag, HTTP_201_CREATED)
+
+    @get("/{process_id:str}", summary="Get a process")
+    async def get_process(
+        self, processes: ProcessService, app_id: str, process_id: str
+    ) -> Response[schemas.ProcessEnvelope]:
+        return with_etag(*await processes.get(app_id, process_id))
+
+    @patch("/{process_id:str}", summary="Change a process (scale, limits, probes, schedule...)")
+    async def update_process(
+        self,
+        processes: ProcessService,
+        app_id: str,
+        process_id: str,
+        data: schemas.ProcessUpdate,
+        if_match: IfMatch = None,
+    ) -> Response[schemas.ProcessEnvelope]:
+        return with_etag(*await processes.update(app_id, process_id, data, if_match))
+
+    @delete("/{process_id:str}", summary="Delete a process", status_code=HTTP_204_NO_CONTENT)
+    async def delete_process(
+        self, processes: ProcessService, app_id: str, process_id: str, if_match: IfMatch = None
+    ) -> None:
+        await processes.delete(app_id, process_id, if_match)
+
+
+class ProcfileController(Controller):
+    path = "/applications/{app_id:str}/procfile"
+    tags = ["processes"]
+    dependencies = {"processes": Provide(provide_processes, sync_to_thread=False)}
+
+    @put(
+        "/",
+        summary="Declare processes with a Procfile (text/plain) or an app.json cron list (application/json)",
+        status_code=HTTP_200_OK,
+    )
+    async def put_procfile(
+        self, request: Request[Any, Any, Any], processes: ProcessService, app_id: str, prune: bool = False
+    ) -> schemas.ProcfileResult:
+        body = await request.body()
+        if len(body) > MAX_PROCFILE_BYTES:
+            raise ValidationFailed([FieldError("body", "too_long", f"at most {MAX_PROCFILE_BYTES} bytes")])
+        media_type = request.content_type[0]
+        if media_type == "application/json":
+            declared, source = procfile.parse_app_json(body), "app_json"
+        elif media_type in ("text/plain", "application/octet-stream", ""):
+            try:
+                text = body.decode()
+            except UnicodeDecodeError as exc:
+                raise ValidationFailed([FieldError("procfile", "invalid_encoding", "must be UTF-8 text")]) from exc
+            declared, source = procfile.parse_procfile(text), "procfile"
+        else:
+            raise UnsupportedMediaType("Send a Procfile as text/plain or an app.json as application/json")
+        return await import_processes(processes, app_id, declared, source=source, prune=prune)

@@ -1,0 +1,49 @@
+"""Bearer API-key authentication and the role guards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.openapi.spec import Components, SecurityScheme
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from controlplane import auth
+from controlplane.errors import Forbidden, Unauthorized
+from controlplane.services import api_keys
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+BEARER_COMPONENTS = Components(
+    security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="procplane API key")}
+)
+
+
+class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        token = auth.bearer_token(connection.headers.get("authorization"))
+        if token is None:
+            raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'")
+        factory: async_sessionmaker[AsyncSession] = connection.app.state.session_factory
+        async with factory() as session:
+            principal = await api_keys.authenticate(session, token)
+        return AuthenticationResult(user=principal, auth=token)
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> auth.Principal:
+    user = connection.user
+    assert isinstance(user, auth.Principal), "the authentication middleware sets the principal"
+    return user
+
+
+def writers_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Viewers read; only admin and deployer keys change anything."""
+    if connection.scope.get("method", "GET") not in READ_METHODS and not principal_of(connection).can_write:
+        raise Forbidden("This API key is read-only (role viewer)")
+
+
+def admins_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if not principal_of(connection).is_admin:
+        raise Forbidden("Only admin API keys manage API keys")

@@ -1,0 +1,75 @@
+"""The Litestar application: routes, dependencies, errors, OpenAPI, start-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from controlplane import db, migrate
+from controlplane.api import dependencies, problems, security
+from controlplane.api.applications import ApplicationController
+from controlplane.api.catalog import ApiKeyController, ResourceTypeController, healthz, readyz
+from controlplane.api.processes import ProcessController, ProcfileController
+from controlplane.services import api_keys, resource_types
+from controlplane.settings import Settings
+
+logger = logging.getLogger("procplane")
+
+
+def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
+    engine = db.create_engine(settings.database_url)
+    factory = db.session_factory(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if run_migrations:
+            await migrate.upgrade_async(settings.database_url)
+        async with factory() as session:
+            await resource_types.sync_catalog(session, settings.resource_types)
+            if await api_keys.bootstrap(session, settings.bootstrap_token):
+                logger.info("accepted the bootstrap token as the first admin API key")
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    v1 = Router(
+        path="/v1",
+        route_handlers=[
+            ApplicationController,
+            ProcessController,
+            ProcfileController,
+            ResourceTypeController,
+            ApiKeyController,
+        ],
+        guards=[security.writers_only],
+        security=[{"apiKey": []}],
+    )
+    return Litestar(
+        route_handlers=[v1, healthz, readyz],
+        lifespan=[lifespan],
+        state=State({"settings": settings, "session_factory": factory}),
+        dependencies={
+            "db_session": Provide(dependencies.provide_session),
+            "settings": Provide(dependencies.provide_settings, sync_to_thread=False),
+            "pagination": Provide(dependencies.provide_pagination, sync_to_thread=False),
+        },
+        middleware=[DefineMiddleware(security.ApiKeyAuthentication, exclude=[r"^/healthz", r"^/readyz", r"^/schema"])],
+        exception_handlers=problems.EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="procplane",
+            version="1",
+            description="Declare an application's processes; procplane runs them on Kubernetes.",
+            path="/schema",
+            components=security.BEARER_COMPONENTS,
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+    )

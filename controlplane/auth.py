@@ -1,0 +1,50 @@
+"""API keys: generation, hashing and the roles that gate each request."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import msgspec
+
+TOKEN_PREFIX = "pp_"  # noqa: S105 - a marker that makes leaked keys recognisable, not a secret
+ROLES = ("admin", "deployer", "viewer")
+WRITE_ROLES = frozenset({"admin", "deployer"})
+
+
+class Principal(msgspec.Struct, frozen=True):
+    """Who is calling: the API key that authenticated the request."""
+
+    key_id: str
+    name: str
+    role: str
+
+    @property
+    def can_write(self) -> bool:
+        return self.role in WRITE_ROLES
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def display_prefix(token: str) -> str:
+    """Enough of the token to recognise it in a list, far too little to use it."""
+    return token[:10]
+
+
+def bearer_token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()

@@ -1,0 +1,87 @@
+"""`procplane` command line: run the API and the reconciler, migrate, manage API keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+import msgspec
+import uvicorn
+
+from controlplane import db, migrate
+from controlplane.errors import ProblemError
+from controlplane.services import api_keys
+from controlplane.settings import Settings, SettingsError, describe, load_settings
+
+logger = logging.getLogger("procplane")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="procplane", description="Kubernetes process control plane")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("api", "serve the REST API only"), ("serve", "serve the API and run the reconciler")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("--host", default="127.0.0.1")
+        command.add_argument("--port", type=int, default=8000)
+    commands.add_parser("reconciler", help="run the reconciler only")
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    keys = commands.add_parser("api-keys", help="manage API keys").add_subparsers(dest="action", required=True)
+    create = keys.add_parser("create", help="create a key and print its token once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", choices=["admin", "deployer", "viewer"], default="admin")
+    keys.add_parser("list", help="list keys (never their tokens)")
+    revoke = keys.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("key_id")
+    return parser
+
+
+async def _api_keys(settings: Settings, args: argparse.Namespace) -> None:
+    engine = db.create_engine(settings.database_url)
+    try:
+        async with db.session_factory(engine)() as session:
+            if args.action == "create":
+                created = await api_keys.create(session, args.name, args.role)
+                print(f"token (shown once): {created.token}")
+                print(msgspec.json.format(msgspec.json.encode(created.api_key)).decode())
+            elif args.action == "list":
+                print(msgspec.json.format(msgspec.json.encode(await api_keys.list_keys(session))).decode())
+            else:
+                print(msgspec.json.format(msgspec.json.encode(await api_keys.revoke(session, args.key_id))).decode())
+    finally:
+        await engine.dispose()
+
+
+def _serve_api(settings: Settings, host: str, port: int) -> None:
+    from controlplane.app import create_app
+
+    logger.info("procplane API on http://%s:%d (%s)", host, port, describe(settings))
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"procplane: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "migrate":
+            migrate.upgrade(settings.database_url)
+            print("database schema is up to date")
+        elif args.command == "api-keys":
+            migrate.upgrade(settings.database_url)
+            asyncio.run(_api_keys(settings, args))
+        elif args.command in ("api", "serve"):
+            _serve_api(settings, args.host, args.port)
+        else:
+            print("procplane: the reconciler is not part of this build yet", file=sys.stderr)
+            return 1
+    except ProblemError as exc:
+        print(f"procplane: {exc.detail}", file=sys.stderr)
+        return 1
+    return 0

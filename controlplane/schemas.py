@@ -1,0 +1,247 @@
+"""Wire types. Requests decode strictly (unknown fields refused, no coercion); ranges and
+cross-field rules live in `validation.py` so every bad field is reported at once."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+ProcessType = Literal["web", "worker", "cron", "job"]
+IngressProtocol = Literal["http", "grpc"]
+JobStartPolicy = Literal["beforeDeployment", "afterSuccessDeployment", "afterFailedDeployment"]
+Role = Literal["admin", "deployer", "viewer"]
+
+
+class Request(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    pass
+
+
+class CamelRequest(Request, rename="camel"):
+    pass
+
+
+# Probes mirror the Kubernetes Probe object (camelCase), so they are stored and applied as given.
+class HttpHeader(CamelRequest):
+    name: str
+    value: str
+
+
+class HttpGetAction(CamelRequest):
+    port: int | str
+    path: str | UnsetType = UNSET
+    host: str | UnsetType = UNSET
+    scheme: Literal["HTTP", "HTTPS"] | UnsetType = UNSET
+    http_headers: list[HttpHeader] | UnsetType = UNSET
+
+
+class ExecAction(CamelRequest):
+    command: list[str]
+
+
+class TcpSocketAction(CamelRequest):
+    port: int | str
+    host: str | UnsetType = UNSET
+
+
+class GrpcAction(CamelRequest):
+    port: int
+    service: str | UnsetType = UNSET
+
+
+class Probe(CamelRequest):
+    exec: ExecAction | UnsetType = UNSET
+    http_get: HttpGetAction | UnsetType = UNSET
+    tcp_socket: TcpSocketAction | UnsetType = UNSET
+    grpc: GrpcAction | UnsetType = UNSET
+    initial_delay_seconds: int | UnsetType = UNSET
+    period_seconds: int | UnsetType = UNSET
+    timeout_seconds: int | UnsetType = UNSET
+    success_threshold: int | UnsetType = UNSET
+    failure_threshold: int | UnsetType = UNSET
+    termination_grace_period_seconds: int | UnsetType = UNSET
+
+
+class ManualScalingConfig(CamelRequest):
+    instance_count: int
+
+
+class HorizontalScalingConfig(CamelRequest):
+    min_instance_count: int
+    max_instance_count: int
+    target_cpu_percent: int | UnsetType = UNSET
+    target_memory_percent: int | UnsetType = UNSET
+    scale_up_interval_seconds: int | UnsetType = UNSET
+    scale_down_interval_seconds: int | UnsetType = UNSET
+    scale_up_increment: int | UnsetType = UNSET
+    scale_down_increment: int | UnsetType = UNSET
+
+
+class ManualScaling(Request, tag="manual", tag_field="type"):
+    config: ManualScalingConfig
+
+
+class HorizontalScaling(Request, tag="horizontal", tag_field="type"):
+    config: HorizontalScalingConfig
+
+
+ScalingStrategy = ManualScaling | HorizontalScaling
+
+
+class ProcessFields(Request):
+    display_name: str | UnsetType = UNSET
+    entrypoint: str | UnsetType | None = UNSET
+    port: int | UnsetType = UNSET
+    is_ingress_enabled: bool | UnsetType = UNSET
+    ingress_protocol: IngressProtocol | UnsetType | None = UNSET
+    scaling_strategy: ScalingStrategy | UnsetType = UNSET
+    resource_type_id: str | UnsetType = UNSET
+    schedule: str | UnsetType | None = UNSET
+    time_zone: str | UnsetType | None = UNSET
+    job_start_policy: JobStartPolicy | UnsetType | None = UNSET
+    liveness_probe: Probe | UnsetType | None = UNSET
+    readiness_probe: Probe | UnsetType | None = UNSET
+
+
+class ProcessCreate(ProcessFields, kw_only=True):
+    key: str
+    type: ProcessType
+
+
+class ProcessUpdate(ProcessFields, kw_only=True):
+    # Accepted only so that sending the current value back is harmless; a change is refused.
+    key: str | UnsetType = UNSET
+    type: ProcessType | UnsetType = UNSET
+
+
+class ApplicationCreate(Request, kw_only=True):
+    name: str
+    display_name: str | UnsetType = UNSET
+    image: str | UnsetType | None = UNSET
+
+
+class ApplicationUpdate(Request, kw_only=True):
+    name: str | UnsetType = UNSET
+    display_name: str | UnsetType = UNSET
+    image: str | UnsetType | None = UNSET
+
+
+class ConfigVarsUpdate(Request):
+    """Set a key to a string, or unset it with null."""
+
+    vars: dict[str, str | None]
+
+
+class ApiKeyCreate(Request, kw_only=True):
+    name: str
+    role: Role
+
+
+# ---- responses ----
+
+
+class Response(msgspec.Struct):
+    pass
+
+
+class ApplicationOut(Response):
+    id: str
+    name: str
+    display_name: str
+    namespace: str
+    image: str | None
+    created_at: str
+    updated_at: str
+
+
+class ApplicationEnvelope(Response):
+    application: ApplicationOut
+
+
+class ProcessOut(Response):
+    id: str
+    app_id: str
+    key: str
+    type: str
+    display_name: str
+    entrypoint: str | None
+    port: int
+    is_ingress_enabled: bool
+    ingress_protocol: str | None
+    scaling_strategy: dict[str, Any]
+    resource_type_id: str
+    resource_type_name: str
+    cpu_limit: int
+    memory_limit: int
+    schedule: str | None
+    time_zone: str | None
+    job_start_policy: str | None
+    liveness_probe: dict[str, Any] | None
+    readiness_probe: dict[str, Any] | None
+    internal_hostname: str
+    generation: int
+    created_at: str
+    updated_at: str
+
+
+class ProcessEnvelope(Response):
+    process: ProcessOut
+
+
+class Page(Response):
+    total: int
+    offset: int
+    limit: int
+
+
+class ApplicationList(Page):
+    data: list[ApplicationOut]
+
+
+class ProcessList(Page):
+    data: list[ProcessOut]
+
+
+class ResourceTypeOut(Response):
+    id: str
+    name: str
+    category: str
+    cpu_limit: int
+    memory_limit: int
+
+
+class ResourceTypeList(Response):
+    data: list[ResourceTypeOut]
+
+
+class ConfigVarKeys(Response):
+    """Values are write-only: reading returns which keys are set, never what they hold."""
+
+    keys: list[str]
+
+
+class ApiKeyOut(Response):
+    id: str
+    name: str
+    role: str
+    prefix: str
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None
+
+
+class ApiKeyCreated(Response):
+    api_key: ApiKeyOut
+    token: str
+
+
+class ApiKeyList(Response):
+    data: list[ApiKeyOut]
+
+
+class ProcfileResult(Response):
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    removed: list[str]

@@ -1,0 +1,54 @@
+"""API keys: issued once, stored as hashes, revoked but never deleted (for the audit trail)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from controlplane import auth, models, presenters, repository, schemas
+from controlplane.errors import FieldError, NotFound, Unauthorized, ValidationFailed
+
+
+async def create(session: AsyncSession, name: str, role: str, token: str | None = None) -> schemas.ApiKeyCreated:
+    if not 1 <= len(name) <= 100:
+        raise ValidationFailed([FieldError("name", "out_of_range", "must be 1 to 100 characters")])
+    token = token or auth.new_token()
+    row = models.ApiKey(
+        name=name,
+        role=role,
+        token_prefix=auth.display_prefix(token),
+        token_hash=auth.token_hash(token),
+        created_at=models.utcnow(),
+    )
+    session.add(row)
+    await session.commit()
+    return schemas.ApiKeyCreated(api_key=presenters.api_key(row), token=token)
+
+
+async def list_keys(session: AsyncSession) -> schemas.ApiKeyList:
+    return schemas.ApiKeyList(data=[presenters.api_key(r) for r in await repository.list_api_keys(session)])
+
+
+async def revoke(session: AsyncSession, key_id: str) -> schemas.ApiKeyOut:
+    row = await repository.get_api_key(session, key_id)
+    if row is None:
+        raise NotFound(f"API key {key_id} does not exist")
+    if row.revoked_at is None:
+        row.revoked_at = models.utcnow()
+        await session.commit()
+    return presenters.api_key(row)
+
+
+async def authenticate(session: AsyncSession, token: str) -> auth.Principal:
+    row = await repository.api_key_by_hash(session, auth.token_hash(token))
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("The API key is unknown or revoked")
+    return auth.Principal(key_id=row.id, name=row.name, role=row.role)
+
+
+async def bootstrap(session: AsyncSession, token: str | None) -> bool:
+    """Accept the operator's bootstrap token as an admin key, but only on a first start: once any
+    key exists, revoking the bootstrap key must stick across restarts."""
+    if not token or await repository.count_api_keys(session) > 0:
+        return False
+    await create(session, "bootstrap", "admin", token)
+    return True

@@ -1,0 +1,230 @@
+"""Processes: create, change and delete specs, with plan limits and optimistic concurrency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from msgspec import UNSET
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from controlplane import changes, models, presenters, repository, schemas, validation
+from controlplane.errors import (
+    DuplicateProcess,
+    FieldError,
+    NotFound,
+    PlanLimitReached,
+    PreconditionFailed,
+    ValidationFailed,
+)
+from controlplane.services.resource_types import resource_type_id
+from controlplane.settings import Settings
+from controlplane.validation import ProcessDraft
+
+HORIZONTAL_DEFAULTS = {
+    "scaleUpIntervalSeconds": 60,
+    "scaleDownIntervalSeconds": 300,
+    "scaleUpIncrement": 1,
+    "scaleDownIncrement": 1,
+}
+DEFAULT_TARGET_CPU_PERCENT = 80
+
+
+def stored_scaling(strategy: schemas.ScalingStrategy) -> dict[str, Any]:
+    """The stored form always spells out the effective values, so responses show them."""
+    stored: dict[str, Any] = msgspec.to_builtins(strategy)
+    if stored["type"] == "horizontal":
+        config = stored["config"]
+        for name, value in HORIZONTAL_DEFAULTS.items():
+            config.setdefault(name, value)
+        if "targetCpuPercent" not in config and "targetMemoryPercent" not in config:
+            config["targetCpuPercent"] = DEFAULT_TARGET_CPU_PERCENT
+    return stored
+
+
+def stored_probe(probe: schemas.Probe | None) -> dict[str, Any] | None:
+    return None if probe is None else msgspec.to_builtins(probe)
+
+
+def instance_ceiling(scaling: dict[str, Any]) -> int:
+    config = scaling["config"]
+    return int(config["instanceCount"] if scaling["type"] == "manual" else config["maxInstanceCount"])
+
+
+def if_match_holds(header: str | None, process: models.Process) -> bool:
+    if header is None or header.strip() == "*":
+        return True
+    current = presenters.etag(process)
+    return any(tag.strip().removeprefix("W/") == current for tag in header.split(","))
+
+
+class ProcessService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+
+    async def application(self, app_id: str) -> models.Application:
+        app = await repository.get_application(self.session, app_id)
+        if app is None:
+            raise NotFound(f"Application {app_id} does not exist")
+        return app
+
+    async def _process(self, app_id: str, process_id: str) -> models.Process:
+        row = await repository.get_process(self.session, app_id, process_id)
+        if row is None:
+            raise NotFound(f"Process {process_id} does not exist in application {app_id}")
+        return row
+
+    async def present(self, app: models.Application, row: models.Process) -> schemas.ProcessOut:
+        resource_type = await repository.get_resource_type(self.session, row.resource_type_id)
+        assert resource_type is not None, "resource_type_id is a foreign key"
+        return presenters.process(app, row, resource_type, self.settings.cluster_domain)
+
+    async def list(self, app_id: str, offset: int, limit: int) -> schemas.ProcessList:
+        app = await self.application(app_id)
+        rows, total = await repository.list_processes(self.session, app_id, offset, limit)
+        return schemas.ProcessList(
+            data=[await self.present(app, r) for r in rows], total=total, offset=offset, limit=limit
+        )
+
+    async def get(self, app_id: str, process_id: str) -> tuple[schemas.ProcessOut, str]:
+        app = await self.application(app_id)
+        row = await self._process(app_id, process_id)
+        return await self.present(app, row), presenters.etag(row)
+
+    def default_draft(self, key: str, process_type: str) -> ProcessDraft:
+        is_web = process_type == "web"
+        return ProcessDraft(
+            key=key,
+            type=process_type,
+            display_name=key,
+            entrypoint=None,
+            port=8080,
+            is_ingress_enabled=is_web,
+            ingress_protocol="http" if is_web else None,
+            scaling_strategy={"type": "manual", "config": {"instanceCount": 1}},
+            resource_type_id=resource_type_id(self.settings.default_resource_type),
+            schedule=None,
+            time_zone=None,
+            job_start_policy="beforeDeployment" if process_type == "job" else None,
+            liveness_probe=None,
+            readiness_probe=None,
+        )
+
+    async def check(self, app: models.Application, draft: ProcessDraft, current: models.Process | None) -> None:
+        """Raise the first kind of problem the draft has: invalid fields, then plan limits."""
+        errors = validation.process_errors(draft, app.name)
+        resource_type = await repository.get_resource_type(self.session, draft.resource_type_id)
+        unchanged_type = current is not None and current.resource_type_id == draft.resource_type_id
+        if resource_type is None or not (resource_type.active or unchanged_type):
+            errors.append(
+                FieldError(
+                    "resource_type_id",
+                    "unknown_resource_type",
+                    "not in the catalog (GET /v1/resources/process-resource-types)",
+                )
+            )
+        if draft.type == "web" and (current is None or current.type != "web"):
+            for other in await repository.processes_of(self.session, app.id):
+                if other.type == "web" and other.key != draft.key:
+                    errors.append(
+                        FieldError("type", "web_already_exists", f"'{other.key}' is this application's web process")
+                    )
+        if errors:
+            raise ValidationFailed(errors)
+        limit = self.settings.max_instances_per_process
+        if instance_ceiling(draft.scaling_strategy) > limit:
+            raise PlanLimitReached(
+                f"A process may run at most {limit} instances on this plan", scope="per_process", limit=limit
+            )
+        if current is None:
+            limit = self.settings.max_processes_per_application
+            if await repository.count_processes(self.session, app.id) >= limit:
+                raise PlanLimitReached(
+                    f"An application may have at most {limit} processes on this plan",
+                    scope="per_application",
+                    limit=limit,
+                )
+
+    async def create(self, app_id: str, data: schemas.ProcessCreate) -> tuple[schemas.ProcessOut, str]:
+        app = await self.application(app_id)
+        draft = apply_fields(self.default_draft(data.key, data.type), data)
+        await self.check(app, draft, None)
+        if await repository.process_by_key(self.session, app_id, data.key) is not None:
+            raise DuplicateProcess(f"Process '{data.key}' already exists in this application", field="key")
+        row = self.insert(app, draft)
+        await self.flush_unique(draft.key)
+        await changes.announce(self.session, app_id)
+        await self.session.commit()
+        return await self.present(app, row), presenters.etag(row)
+
+    def insert(self, app: models.Application, draft: ProcessDraft) -> models.Process:
+        now = models.utcnow()
+        row = models.Process(app_id=app.id, created_at=now, updated_at=now, **msgspec.structs.asdict(draft))
+        self.session.add(row)
+        return row
+
+    async def flush_unique(self, key: str) -> None:
+        """A concurrent request may win the race for the key or the web slot: report it, not a 500."""
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            await self.session.rollback()
+            raise DuplicateProcess(
+                f"Process '{key}' or another web process was created concurrently", field="key"
+            ) from exc
+
+    async def update(
+        self, app_id: str, process_id: str, data: schemas.ProcessUpdate, if_match: str | None
+    ) -> tuple[schemas.ProcessOut, str]:
+        app = await self.application(app_id)
+        row = await self._process(app_id, process_id)
+        if not if_match_holds(if_match, row):
+            raise PreconditionFailed(f"Process {process_id} is at {presenters.etag(row)}; reload and retry")
+        errors = []
+        if data.type is not UNSET and data.type != row.type:
+            errors.append(FieldError("type", "immutable", "the type of a process cannot change"))
+        if data.key is not UNSET and data.key != row.key:
+            errors.append(FieldError("key", "immutable", "the key of a process names its objects and cannot change"))
+        if errors:
+            raise ValidationFailed(errors)
+        current = draft_of(row)
+        draft = apply_fields(draft_of(row), data)
+        await self.check(app, draft, row)
+        if draft != current:
+            self.write(row, draft)
+            await changes.announce(self.session, app_id)
+            await self.session.commit()
+        return await self.present(app, row), presenters.etag(row)
+
+    def write(self, row: models.Process, draft: ProcessDraft) -> None:
+        for name, value in msgspec.structs.asdict(draft).items():
+            setattr(row, name, value)
+        row.generation += 1
+        row.updated_at = models.utcnow()
+
+    async def delete(self, app_id: str, process_id: str, if_match: str | None) -> None:
+        await self.application(app_id)
+        row = await self._process(app_id, process_id)
+        if not if_match_holds(if_match, row):
+            raise PreconditionFailed(f"Process {process_id} is at {presenters.etag(row)}; reload and retry")
+        await self.session.delete(row)
+        await changes.announce(self.session, app_id)
+        await self.session.commit()
+
+
+def draft_of(row: models.Process) -> ProcessDraft:
+    return ProcessDraft(**{name: getattr(row, name) for name in ProcessDraft.__struct_fields__})
+
+
+def apply_fields(draft: ProcessDraft, data: schemas.ProcessFields) -> ProcessDraft:
+    """Fields the request names replace the draft's; null clears an optional field."""
+    values = {name: getattr(data, name) for name in schemas.ProcessFields.__struct_fields__}
+    given = {name: value for name, value in values.items() if value is not UNSET}
+    if "scaling_strategy" in given:
+        given["scaling_strategy"] = stored_scaling(given["scaling_strategy"])
+    for probe in ("liveness_probe", "readiness_probe"):
+        if probe in given:
+            given[probe] = stored_probe(given[probe])
+    return msgspec.structs.replace(draft, **given)

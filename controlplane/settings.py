@@ -1,0 +1,123 @@
+"""Runtime settings, read once from the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import msgspec
+
+DEFAULT_STATE_DIR = Path(".procplane")
+
+
+class ResourceTypeSetting(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One machine size of the catalog as the operator declares it."""
+
+    name: str
+    category: str
+    cpu_limit: int
+    memory_limit: int
+
+
+DEFAULT_RESOURCE_TYPES: tuple[ResourceTypeSetting, ...] = (
+    ResourceTypeSetting(name="s1", category="standard", cpu_limit=500, memory_limit=512),
+    ResourceTypeSetting(name="s2", category="standard", cpu_limit=1000, memory_limit=1024),
+    ResourceTypeSetting(name="s3", category="standard", cpu_limit=2000, memory_limit=2048),
+    ResourceTypeSetting(name="s4", category="standard", cpu_limit=4000, memory_limit=4096),
+    ResourceTypeSetting(name="m2", category="memory", cpu_limit=1000, memory_limit=4096),
+    ResourceTypeSetting(name="c2", category="compute", cpu_limit=2000, memory_limit=1024),
+)
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value procplane cannot use."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str
+    bootstrap_token: str | None = None
+    max_processes_per_application: int = 20
+    max_instances_per_process: int = 50
+    resource_types: tuple[ResourceTypeSetting, ...] = DEFAULT_RESOURCE_TYPES
+    default_resource_type: str = "s1"
+    cluster_domain: str = "cluster.local"
+    kubeconfig: str | None = None
+    ingress_class: str | None = None
+    ingress_domain: str | None = None
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+def _resource_types() -> tuple[ResourceTypeSetting, ...]:
+    """The catalog comes from PROCPLANE_RESOURCE_TYPES (JSON list) or a file named by
+    PROCPLANE_RESOURCE_TYPES_FILE, so the Helm chart can mount it from values."""
+    raw = os.environ.get("PROCPLANE_RESOURCE_TYPES")
+    path = os.environ.get("PROCPLANE_RESOURCE_TYPES_FILE")
+    if not raw and path:
+        raw = Path(path).read_text()
+    if not raw:
+        return DEFAULT_RESOURCE_TYPES
+    try:
+        types = msgspec.json.decode(raw.encode(), type=tuple[ResourceTypeSetting, ...])
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"resource type catalog is invalid: {exc}") from exc
+    names = [t.name for t in types]
+    if not types or len(set(names)) != len(names):
+        raise SettingsError("resource type catalog must be a non-empty list with unique names")
+    for t in types:
+        if t.cpu_limit < 1 or t.memory_limit < 1:
+            raise SettingsError(f"resource type {t.name!r} needs positive cpu_limit and memory_limit")
+    return types
+
+
+def default_database_url(state_dir: Path = DEFAULT_STATE_DIR) -> str:
+    return f"sqlite+aiosqlite:///{state_dir / 'procplane.db'}"
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the plain URLs operators write and pick the async driver procplane ships."""
+    if url.startswith(("postgres://", "postgresql://")):
+        return "postgresql+asyncpg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite:///"):
+        return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+    return url
+
+
+def load_settings() -> Settings:
+    resource_types = _resource_types()
+    default_type = os.environ.get("PROCPLANE_DEFAULT_RESOURCE_TYPE", resource_types[0].name)
+    if default_type not in {t.name for t in resource_types}:
+        raise SettingsError(f"PROCPLANE_DEFAULT_RESOURCE_TYPE {default_type!r} is not in the catalog")
+    return Settings(
+        database_url=normalize_database_url(os.environ.get("PROCPLANE_DATABASE_URL") or default_database_url()),
+        bootstrap_token=os.environ.get("PROCPLANE_BOOTSTRAP_TOKEN") or None,
+        max_processes_per_application=_positive_int("PROCPLANE_MAX_PROCESSES_PER_APPLICATION", 20),
+        max_instances_per_process=_positive_int("PROCPLANE_MAX_INSTANCES_PER_PROCESS", 50),
+        resource_types=resource_types,
+        default_resource_type=default_type,
+        cluster_domain=os.environ.get("PROCPLANE_CLUSTER_DOMAIN", "cluster.local"),
+        kubeconfig=os.environ.get("PROCPLANE_KUBECONFIG") or os.environ.get("KUBECONFIG") or None,
+        ingress_class=os.environ.get("PROCPLANE_INGRESS_CLASS") or None,
+        ingress_domain=os.environ.get("PROCPLANE_INGRESS_DOMAIN") or None,
+    )
+
+
+def describe(settings: Settings) -> str:
+    """A loggable summary: never includes the bootstrap token or database credentials."""
+    url = settings.database_url
+    if "@" in url:
+        scheme, rest = url.split("://", 1)
+        url = f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return json.dumps({"database": url, "resource_types": [t.name for t in settings.resource_types]})
