@@ -1,0 +1,110 @@
+"""Fixtures for the API tests: the real app over HTTP, on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from litestar.testing import TestClient
+
+from controlplane.app import create_app
+from controlplane.settings import Settings, normalize_database_url
+from tests.postgres import PostgresServer, postgres_server
+
+ADMIN_TOKEN = "pp_test_admin_token_0123456789"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return normalize_database_url(f"sqlite:///{tmp_path / 'procplane.db'}")
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return normalize_database_url(server.create_database())
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, bootstrap_token=ADMIN_TOKEN)
+
+
+class Api:
+    """A thin helper over the test client: authenticated calls with a chosen key."""
+
+    def __init__(self, client: TestClient[Any], token: str = ADMIN_TOKEN) -> None:
+        self.client = client
+        self.token = token
+
+    def as_key(self, token: str) -> Api:
+        return Api(self.client, token)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def create_app(self, name: str = "my-app", **fields: Any) -> dict[str, Any]:
+        response = self.post("/v1/applications", json={"name": name, "image": "nginx:1.27", **fields})
+        assert response.status_code == 201, response.text
+        application: dict[str, Any] = response.json()["application"]
+        return application
+
+    def resource_type(self, name: str = "s1") -> dict[str, Any]:
+        catalog = self.get("/v1/resources/process-resource-types").json()["data"]
+        found: dict[str, Any] = next(t for t in catalog if t["name"] == name)
+        return found
+
+    def create_process(self, app_id: str, **fields: Any) -> dict[str, Any]:
+        response = self.post(f"/v1/applications/{app_id}/processes", json=fields)
+        assert response.status_code == 201, response.text
+        process: dict[str, Any] = response.json()["process"]
+        return process
+
+
+def make_client(settings: Settings) -> TestClient[Any]:
+    return TestClient(create_app(settings))
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[Api]:
+    with make_client(settings) as client:
+        yield Api(client)
+
+
+@pytest.fixture
+def app_id(api: Api) -> str:
+    return str(api.create_app()["id"])
+
+
+def assert_problem(response: httpx.Response, status: int, code: str, field: str | None = None) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status and code, naming `field` if given."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    assert body["status"] == status
+    if field is not None:
+        assert field in {e["field"] for e in body["errors"]}, body
+    return body
