@@ -99,3 +99,17 @@ def owner_reference(kind: str, name: str, uid: str, api_version: str = API_VERSI
 
 def process_owner(app: spec.ApplicationSpec, process: spec.ProcessSpec, uid: str) -> dict[str, Any]:
     return owner_reference("Process", process_name(app, process), uid)
+
+
+def object_metadata(
+    app: spec.ApplicationSpec,
+    process: spec.ProcessSpec,
+    process_cr_uid: str,
+    name: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "name": name or process_name(app, process),
+        "namespace": app.namespace,
+        "labels": process_labels(app, process),
+        "ownerReferences": [process_owner(app, process, process_cr_uid)],
+    }

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from reconciler import render_app, render_workloads, spec
+from reconciler import render_app, render_jobs, render_workloads, spec
 
 __all__ = [
     "PLACEHOLDER_UID",
@@ -37,7 +37,7 @@ render_namespace = render_app.render_namespace
 render_config_secret = render_app.render_config_secret
 render_application_cr = render_app.render_application_cr
 render_process_cr = render_app.render_process_cr
-render_trigger_job = render_workloads.render_trigger_job
+render_trigger_job = render_jobs.render_trigger_job
 
 
 def workloads_blocked_reason(app: spec.ApplicationSpec) -> str | None:
@@ -73,7 +73,7 @@ def render_process_objects(
     if process.type == "web" and process.is_ingress_enabled and options.ingress_class is not None:
         objects.append(render_workloads.render_ingress(app, process, options, uid))
     if process.type == "cron":
-        objects.append(render_workloads.render_cronjob(app, process, image, options, uid))
+        objects.append(render_jobs.render_cronjob(app, process, image, options, uid))
     return objects
 
 
@@ -91,7 +91,7 @@ def render_release_job(
     same release is a conflict rather than a second run. ``image`` is the release's image, which
     is not yet the application's current one while ``beforeDeployment`` jobs run.
     """
-    return render_workloads.render_release_job(
+    return render_jobs.render_release_job(
         app, process, release_number, image, process_cr_uid, options or spec.RenderOptions()
     )
 
