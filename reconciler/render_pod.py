@@ -37,7 +37,7 @@ def port_name(process: spec.ProcessSpec) -> str:
 
 def container_security_context() -> dict[str, Any]:
     # The container-level half of the Pod Security "restricted" profile. The root filesystem stays
-    # writable: Procfile apps routinely write to /tmp and the restricted profile does not require it.
+    # writable: Procfile apps routinely write temporary files and the restricted profile does not require it.
     return {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 
