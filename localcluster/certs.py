@@ -20,6 +20,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 VALIDITY = datetime.timedelta(days=365)
 # The first address of the service range is the in-cluster `kubernetes` Service, which
 # clients inside pods dial; the serving cert must name it.
+# The apiserver forwards to aggregated APIs as this name; only it may assert identities
+# through request headers.
+FRONT_PROXY_CLIENT = "front-proxy-client"
 APISERVER_DNS_NAMES = (
     "localhost",
     "kubernetes",
@@ -43,6 +46,7 @@ class Pki:
     controller_manager: KeyPair
     scheduler: KeyPair
     kwok: KeyPair
+    front_proxy: KeyPair
     service_account_key: Path
     service_account_pub: Path
 
@@ -148,6 +152,7 @@ def paths(directory: Path) -> Pki:
         controller_manager=_pair(directory, "controller-manager"),
         scheduler=_pair(directory, "scheduler"),
         kwok=_pair(directory, "kwok"),
+        front_proxy=_pair(directory, "front-proxy-client"),
         service_account_key=directory / "service-account.key",
         service_account_pub=directory / "service-account.pub",
     )
@@ -182,4 +187,5 @@ def generate(directory: Path, *, service_ip: str) -> Pki:
     _save(pki.scheduler, authority.issue("system:kube-scheduler"))
     # KWOK stands in for every kubelet at once, so per-node identities would not fit it.
     _save(pki.kwok, authority.issue("kwok-controller", ("system:masters",)))
+    _save(pki.front_proxy, authority.issue(FRONT_PROXY_CLIENT))
     return pki

@@ -98,6 +98,15 @@ def apiserver(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
         f"--service-account-signing-key-file={pki.service_account_key}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--authorization-mode=Node,RBAC",
+        # Request-header auth for aggregated APIs; without it every component logs errors
+        # about the missing requestheader CA in kube-system/extension-apiserver-authentication.
+        f"--requestheader-client-ca-file={pki.ca.cert}",
+        f"--requestheader-allowed-names={certs.FRONT_PROXY_CLIENT}",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={pki.front_proxy.cert}",
+        f"--proxy-client-key-file={pki.front_proxy.key}",
         # PodSecurity is on by default; naming it keeps it on should defaults ever change.
         "--enable-admission-plugins=NodeRestriction,PodSecurity",
         # Endpoints may not hold loopback addresses, and nothing in-cluster can reach
