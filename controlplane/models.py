@@ -111,3 +111,38 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = _timestamp()
     last_used_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True))
     revoked_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True))
+
+
+class ProcessStatus(SQLModel, table=True):
+    """What the reconciler last saw of a process in the cluster. Kept apart from `processes` so
+    status writes never touch the spec row, its `updated_at` or its ETag."""
+
+    __tablename__ = "process_statuses"
+
+    process_id: str = Field(
+        sa_column=sa.Column(sa.String(36), sa.ForeignKey("processes.id", ondelete="CASCADE"), primary_key=True)
+    )
+    state: str = Field(max_length=16)
+    desired_instances: int = 0
+    ready_instances: int = 0
+    observed_generation: int | None = None
+    conditions: list[dict[str, Any]] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    updated_at: datetime = _timestamp()
+
+
+class ProcessRun(SQLModel, table=True):
+    """A request to run a cron process now. The reconciler turns each into exactly one Job, named
+    after the run, so a retry or a restart never starts it twice."""
+
+    __tablename__ = "process_runs"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    process_id: str = Field(
+        sa_column=sa.Column(
+            sa.String(36), sa.ForeignKey("processes.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    requested_by: str = Field(max_length=100)
+    requested_at: datetime = _timestamp()
+    job_name: str | None = Field(default=None, max_length=63)
+    started_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True))
