@@ -7,6 +7,7 @@ from litestar.di import Provide
 from litestar.status_codes import HTTP_204_NO_CONTENT
 
 from controlplane import presenters, schemas
+from controlplane.api import strict_body
 from controlplane.api.dependencies import Pagination, provide_applications
 from controlplane.services.applications import ApplicationService
 
@@ -14,6 +15,7 @@ from controlplane.services.applications import ApplicationService
 class ApplicationController(Controller):
     path = "/applications"
     tags = ["applications"]
+    before_request = staticmethod(strict_body.decode_strictly)
     dependencies = {"applications": Provide(provide_applications, sync_to_thread=False)}
 
     @get("/", summary="List applications")

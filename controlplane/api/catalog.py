@@ -10,6 +10,7 @@ from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane import schemas
+from controlplane.api import strict_body
 from controlplane.api.problems import problem_response
 from controlplane.api.security import admins_only
 from controlplane.errors import NotReady
@@ -28,6 +29,7 @@ class ResourceTypeController(Controller):
 class ApiKeyController(Controller):
     path = "/api-keys"
     tags = ["api-keys"]
+    before_request = staticmethod(strict_body.decode_strictly)
     guards = [admins_only]
 
     @get("/", summary="List API keys (never their secrets)")

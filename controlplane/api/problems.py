@@ -34,7 +34,7 @@ def problem_response(error: ProblemError, headers: dict[str, str] | None = None)
 
 
 def _join(parent: str, child: str) -> str:
-    return child if parent in ("", "data") else f"{parent}.{child}"
+    return child if parent in ("", "data", "body") else f"{parent}.{child}"
 
 
 def field_error(item: dict[str, Any]) -> FieldError:

@@ -10,6 +10,7 @@ from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from controlplane import procfile, schemas
+from controlplane.api import strict_body
 from controlplane.api.dependencies import Pagination, provide_processes
 from controlplane.errors import FieldError, UnsupportedMediaType, ValidationFailed
 from controlplane.services.processes import ProcessService
@@ -26,6 +27,7 @@ def with_etag(process: schemas.ProcessOut, etag: str, status: int = HTTP_200_OK)
 class ProcessController(Controller):
     path = "/applications/{app_id:str}/processes"
     tags = ["processes"]
+    before_request = staticmethod(strict_body.decode_strictly)
     dependencies = {"processes": Provide(provide_processes, sync_to_thread=False)}
 
     @get("/", summary="List an application's processes")
