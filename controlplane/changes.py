@@ -7,7 +7,6 @@ what wakes a reconciler running in the same process (`procplane serve`, SQLite).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -35,15 +34,6 @@ class ChangeBus:
 
 
 bus = ChangeBus()
-
-
-def queue_for(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[str]) -> Callable[[str], None]:
-    """A subscriber that hands ids to an asyncio queue, safe to call from any thread."""
-
-    def deliver(app_id: str) -> None:
-        loop.call_soon_threadsafe(queue.put_nowait, app_id)
-
-    return deliver
 
 
 async def announce(session: AsyncSession, app_id: str) -> None:
