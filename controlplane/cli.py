@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 import uvicorn
@@ -14,7 +16,7 @@ import uvicorn
 from controlplane import db, migrate
 from controlplane.errors import ProblemError
 from controlplane.services import api_keys
-from controlplane.settings import Settings, SettingsError, describe, load_settings
+from controlplane.settings import Settings, SettingsError, describe, load_settings, local_kubeconfig
 
 logger = logging.getLogger("procplane")
 
@@ -26,7 +28,12 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=text)
         command.add_argument("--host", default="127.0.0.1")
         command.add_argument("--port", type=int, default=8000)
-    commands.add_parser("reconciler", help="run the reconciler only")
+    reconciler = commands.add_parser("reconciler", help="run the reconciler only")
+    for command in (reconciler, commands.choices["serve"]):
+        command.add_argument("--workers", type=int, default=4, help="reconcile workers")
+        command.add_argument(
+            "--install-crds", action="store_true", help="apply the CRDs from crds/ first (local clusters)"
+        )
     commands.add_parser("migrate", help="bring the database schema up to date")
     keys = commands.add_parser("api-keys", help="manage API keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="create a key and print its token once")
@@ -61,6 +68,46 @@ def _serve_api(settings: Settings, host: str, port: int) -> None:
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+def _reconciler(settings: Settings, args: argparse.Namespace) -> Any:
+    from reconciler import crds, kube
+    from reconciler.runner import Reconciler
+
+    kubeconfig = local_kubeconfig(settings)
+    api_client = kube.new_api_client(kubeconfig)
+    if args.install_crds:
+        crds.install(kube.Kube(api_client))
+    logger.info("reconciler against %s", kubeconfig or "the in-cluster service account")
+    factory = db.session_factory(db.create_engine(settings.database_url))
+    return Reconciler(settings, api_client, factory, workers=args.workers, lease_namespace=settings.lease_namespace)
+
+
+async def _run_reconciler(settings: Settings, args: argparse.Namespace) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await _reconciler(settings, args).run(stop)
+
+
+async def _serve_both(settings: Settings, args: argparse.Namespace) -> None:
+    """API and reconciler in one process: the API's in-process change bus wakes the reconciler."""
+    from controlplane.app import create_app
+
+    await migrate.upgrade_async(settings.database_url)
+    reconciler = _reconciler(settings, args)
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, run_migrations=False), host=args.host, port=args.port, log_level="info")
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(reconciler.run(stop))
+    logger.info("procplane on http://%s:%d (%s)", args.host, args.port, describe(settings))
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        await running
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
@@ -76,11 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "api-keys":
             migrate.upgrade(settings.database_url)
             asyncio.run(_api_keys(settings, args))
-        elif args.command in ("api", "serve"):
+        elif args.command == "api":
             _serve_api(settings, args.host, args.port)
+        elif args.command == "serve":
+            asyncio.run(_serve_both(settings, args))
         else:
-            print("procplane: the reconciler is not part of this build yet", file=sys.stderr)
-            return 1
+            asyncio.run(_run_reconciler(settings, args))
     except ProblemError as exc:
         print(f"procplane: {exc.detail}", file=sys.stderr)
         return 1

@@ -45,6 +45,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     kubeconfig: str | None = None
     ingress_class: str | None = None
     ingress_domain: str | None = None
+    lease_namespace: str = "default"
 
 
 def _positive_int(name: str, default: int) -> int:
@@ -111,7 +112,17 @@ def load_settings() -> Settings:
         kubeconfig=os.environ.get("PROCPLANE_KUBECONFIG") or os.environ.get("KUBECONFIG") or None,
         ingress_class=os.environ.get("PROCPLANE_INGRESS_CLASS") or None,
         ingress_domain=os.environ.get("PROCPLANE_INGRESS_DOMAIN") or None,
+        lease_namespace=os.environ.get("PROCPLANE_LEASE_NAMESPACE", "default"),
     )
+
+
+def local_kubeconfig(settings: Settings, state_dir: Path = DEFAULT_STATE_DIR) -> str | None:
+    """The configured kubeconfig; else the local cluster's (`make cluster`), the embedded default;
+    else None, meaning the in-cluster service account."""
+    if settings.kubeconfig:
+        return settings.kubeconfig
+    local = state_dir / "cluster" / "kubeconfig"
+    return str(local) if local.exists() else None
 
 
 def describe(settings: Settings) -> str:

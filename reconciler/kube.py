@@ -67,6 +67,7 @@ KINDS: dict[str, Kind] = {
         Kind("batch/v1", "CronJob", "cronjobs", True),
         Kind("batch/v1", "Job", "jobs", True),
         Kind("coordination.k8s.io/v1", "Lease", "leases", True),
+        Kind("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", False),
         Kind("procplane.dev/v1alpha1", "Application", "applications", False),
         Kind("procplane.dev/v1alpha1", "Process", "processes", True),
     )
