@@ -98,6 +98,9 @@ def apiserver(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
         f"--service-account-signing-key-file={pki.service_account_key}",
         f"--service-cluster-ip-range={SERVICE_CIDR}",
         "--authorization-mode=Node,RBAC",
+        # As on kubeadm clusters: privileged pods are decided by Pod Security, not refused
+        # outright, so namespaces without an enforce label behave as they do in production.
+        "--allow-privileged=true",
         # Request-header auth for aggregated APIs; without it every component logs errors
         # about the missing requestheader CA in kube-system/extension-apiserver-authentication.
         f"--requestheader-client-ca-file={pki.ca.cert}",

@@ -2,7 +2,7 @@
 
 A conftest exposes the fixtures by importing them:
 
-    from localcluster.testing import kube_api, kube_cluster, kube_namespace  # noqa: F401
+    from localcluster.testing import kube, kube_api, kube_cluster, kube_namespace  # noqa: F401
 
 Several conftests may do so: the cluster behind them is a process-wide singleton, started
 on first use and stopped when the test process exits (or killed with it).
@@ -11,6 +11,7 @@ on first use and stopped when the test process exits (or killed with it).
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import tempfile
 import time
@@ -19,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import pytest
 
 from localcluster import launcher
@@ -61,20 +63,62 @@ def eventually(
         time.sleep(interval)
 
 
-def create_namespace(api: Any, *, prefix: str = "t", labels: dict[str, str] | None = None) -> str:
+class KubeError(Exception):
+    def __init__(self, method: str, path: str, status: int, body: dict[str, Any]) -> None:
+        super().__init__(f"{method} {path}: {status} {body.get('message', body)}")
+        self.status = status
+        self.body = body
+
+
+class Kube:
+    """Plain REST against the apiserver, JSON in and out, so tests see the wire protocol."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = self.http.request(method, path, **kwargs)
+        body: dict[str, Any] = response.json() if response.content else {}
+        if response.status_code >= 400:
+            raise KubeError(method, path, response.status_code, body)
+        return body
+
+    def get(self, path: str, **params: str) -> dict[str, Any]:
+        return self._call("GET", path, params=params)
+
+    def items(self, path: str, **params: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = self.get(path, **params).get("items", [])
+        return items
+
+    def create(self, path: str, manifest: dict[str, Any]) -> dict[str, Any]:
+        return self._call("POST", path, json=manifest)
+
+    def apply(self, path: str, manifest: dict[str, Any], *, manager: str = "procplane") -> dict[str, Any]:
+        """Server-side apply of `manifest` to the object at `path`."""
+        return self._call(
+            "PATCH",
+            path,
+            params={"fieldManager": manager, "force": "true"},
+            content=json.dumps(manifest),
+            headers={"Content-Type": "application/apply-patch+yaml"},
+        )
+
+    def delete(self, path: str, *, propagation: str = "Background") -> dict[str, Any]:
+        return self._call("DELETE", path, json={"propagationPolicy": propagation})
+
+    def exists(self, path: str) -> bool:
+        return self.http.get(path).status_code == 200
+
+
+def create_namespace(kube: Kube, *, prefix: str = "t", labels: dict[str, str] | None = None) -> str:
     """Create a uniquely named namespace and wait until pods can be created in it."""
-    from kubernetes import client
-
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    core = client.CoreV1Api(api)
-    core.create_namespace({"metadata": {"name": name, "labels": labels or {}}})
-
-    def has_default_sa() -> bool:
-        accounts = core.list_namespaced_service_account(name, field_selector="metadata.name=default")
-        return bool(accounts.items)
-
+    kube.create("/api/v1/namespaces", {"metadata": {"name": name, "labels": labels or {}}})
     # The ServiceAccount admission refuses pods until the controller-manager adds `default`.
-    eventually(has_default_sa, what=f"ServiceAccount default in {name}")
+    eventually(
+        lambda: kube.exists(f"/api/v1/namespaces/{name}/serviceaccounts/default"),
+        what=f"ServiceAccount default in {name}",
+    )
     return name
 
 
@@ -82,6 +126,13 @@ def create_namespace(api: Any, *, prefix: str = "t", labels: dict[str, str] | No
 def kube_cluster() -> launcher.LocalCluster:
     """The running LocalCluster (kubeconfig_path, server_url, api_client(), rest())."""
     return shared_cluster()
+
+
+@pytest.fixture(scope="session")
+def kube(kube_cluster: launcher.LocalCluster) -> Iterator[Kube]:
+    """REST access to the cluster as admin (see `Kube`)."""
+    with kube_cluster.rest() as http:
+        yield Kube(http)
 
 
 @pytest.fixture(scope="session")
@@ -93,10 +144,8 @@ def kube_api(kube_cluster: launcher.LocalCluster) -> Iterator[Any]:
 
 
 @pytest.fixture
-def kube_namespace(kube_api: Any) -> Iterator[str]:
+def kube_namespace(kube: Kube) -> Iterator[str]:
     """A fresh namespace for one test, deleted afterwards."""
-    from kubernetes import client
-
-    name = create_namespace(kube_api)
+    name = create_namespace(kube)
     yield name
-    client.CoreV1Api(kube_api).delete_namespace(name)
+    kube.delete(f"/api/v1/namespaces/{name}")
