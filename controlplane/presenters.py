@@ -46,9 +46,15 @@ def process(
     app: models.Application,
     row: models.Process,
     resource_type: models.ResourceType,
+    status: models.ProcessStatus | None,
     cluster_domain: str,
 ) -> schemas.ProcessOut:
     return schemas.ProcessOut(
+        status=status.state if status else "pending",
+        desired_instances=status.desired_instances if status else 0,
+        ready_instances=status.ready_instances if status else 0,
+        observed_generation=status.observed_generation if status else None,
+        conditions=status.conditions if status else [],
         id=row.id,
         app_id=row.app_id,
         key=row.key,
@@ -72,6 +78,17 @@ def process(
         generation=row.generation,
         created_at=timestamp(row.created_at),
         updated_at=timestamp(row.updated_at),
+    )
+
+
+def process_run(row: models.ProcessRun) -> schemas.ProcessRunOut:
+    return schemas.ProcessRunOut(
+        id=row.id,
+        process_id=row.process_id,
+        requested_by=row.requested_by,
+        requested_at=timestamp(row.requested_at),
+        job_name=row.job_name,
+        started_at=optional_timestamp(row.started_at),
     )
 
 

@@ -45,6 +45,15 @@ async def get_process(session: AsyncSession, app_id: str, process_id: str) -> mo
     return row if row is not None and row.app_id == app_id else None
 
 
+async def runs_of(session: AsyncSession, process_id: str) -> Sequence[models.ProcessRun]:
+    result = await session.execute(
+        select(models.ProcessRun)
+        .where(models.ProcessRun.process_id == process_id)
+        .order_by(col(models.ProcessRun.requested_at).desc())
+    )
+    return result.scalars().all()
+
+
 async def process_by_key(session: AsyncSession, app_id: str, key: str) -> models.Process | None:
     result = await session.execute(
         select(models.Process).where(models.Process.app_id == app_id, models.Process.key == key)

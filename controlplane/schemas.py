@@ -183,6 +183,12 @@ class ProcessOut(Response):
     generation: int
     created_at: str
     updated_at: str
+    # What the reconciler last observed in the cluster.
+    status: str
+    desired_instances: int
+    ready_instances: int
+    observed_generation: int | None
+    conditions: list[dict[str, Any]]
 
 
 class ProcessEnvelope(Response):
@@ -238,6 +244,23 @@ class ApiKeyCreated(Response):
 
 class ApiKeyList(Response):
     data: list[ApiKeyOut]
+
+
+class ProcessRunOut(Response):
+    id: str
+    process_id: str
+    requested_by: str
+    requested_at: str
+    job_name: str | None
+    started_at: str | None
+
+
+class ProcessRunEnvelope(Response):
+    run: ProcessRunOut
+
+
+class ProcessRunList(Response):
+    data: list[ProcessRunOut]
 
 
 class ProcfileResult(Response):

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import Provide
 from litestar.params import Parameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from controlplane import procfile, schemas
 from controlplane.api import strict_body
 from controlplane.api.dependencies import Pagination, provide_processes
+from controlplane.auth import Principal
 from controlplane.errors import FieldError, UnsupportedMediaType, ValidationFailed
 from controlplane.services.processes import ProcessService
 from controlplane.services.procfile_import import import_processes
@@ -65,6 +66,20 @@ class ProcessController(Controller):
         self, processes: ProcessService, app_id: str, process_id: str, if_match: IfMatch = None
     ) -> None:
         await processes.delete(app_id, process_id, if_match)
+
+    @post(
+        "/{process_id:str}/trigger",
+        summary="Run a cron process now (a Job from its CronJob's template)",
+        status_code=HTTP_202_ACCEPTED,
+    )
+    async def trigger_process(
+        self, request: Request[Principal, Any, Any], processes: ProcessService, app_id: str, process_id: str
+    ) -> schemas.ProcessRunEnvelope:
+        return schemas.ProcessRunEnvelope(await processes.trigger(app_id, process_id, request.user.name))
+
+    @get("/{process_id:str}/runs", summary="The runs triggered for a cron process, newest first")
+    async def list_runs(self, processes: ProcessService, app_id: str, process_id: str) -> schemas.ProcessRunList:
+        return await processes.runs(app_id, process_id)
 
 
 class ProcfileController(Controller):

@@ -79,7 +79,8 @@ class ProcessService:
     async def present(self, app: models.Application, row: models.Process) -> schemas.ProcessOut:
         resource_type = await repository.get_resource_type(self.session, row.resource_type_id)
         assert resource_type is not None, "resource_type_id is a foreign key"
-        return presenters.process(app, row, resource_type, self.settings.cluster_domain)
+        status = await self.session.get(models.ProcessStatus, row.id)
+        return presenters.process(app, row, resource_type, status, self.settings.cluster_domain)
 
     async def list(self, app_id: str, offset: int, limit: int) -> schemas.ProcessList:
         app = await self.application(app_id)
@@ -98,7 +99,8 @@ class ProcessService:
         return ProcessDraft(
             key=key,
             type=process_type,
-            display_name=key,
+            # Named after its key; a key no display name could hold is reported as the key alone.
+            display_name=key if 0 < len(key) <= validation.DISPLAY_NAME_MAX else process_type,
             entrypoint=None,
             port=8080,
             is_ingress_enabled=is_web,
@@ -203,6 +205,27 @@ class ProcessService:
             setattr(row, name, value)
         row.generation += 1
         row.updated_at = models.utcnow()
+
+    async def trigger(self, app_id: str, process_id: str, requested_by: str) -> schemas.ProcessRunOut:
+        """Ask the reconciler to run a cron process now; it creates one Job for this run."""
+        await self.application(app_id)
+        row = await self._process(app_id, process_id)
+        if row.type != "cron":
+            raise ValidationFailed(
+                [FieldError("type", "not_allowed_for_type", f"only cron processes run on demand, not {row.type}")]
+            )
+        run = models.ProcessRun(process_id=row.id, requested_by=requested_by, requested_at=models.utcnow())
+        self.session.add(run)
+        await changes.announce(self.session, app_id)
+        await self.session.commit()
+        return presenters.process_run(run)
+
+    async def runs(self, app_id: str, process_id: str) -> schemas.ProcessRunList:
+        await self.application(app_id)
+        row = await self._process(app_id, process_id)
+        return schemas.ProcessRunList(
+            data=[presenters.process_run(r) for r in await repository.runs_of(self.session, row.id)]
+        )
 
     async def delete(self, app_id: str, process_id: str, if_match: str | None) -> None:
         await self.application(app_id)
