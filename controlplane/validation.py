@@ -24,6 +24,7 @@ CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnig
 
 APP_NAME_MAX = 30
 KEY_MAX = 64
+DISPLAY_NAME_MAX = 255
 OBJECT_NAME_MAX = 63
 MAX_INSTANCES = 50
 CONFIG_VAR_VALUE_MAX = 32 * 1024
@@ -78,7 +79,7 @@ def application_name_errors(name: str) -> list[FieldError]:
 
 def display_name_errors(display_name: str) -> list[FieldError]:
     errors: list[FieldError] = []
-    _length(errors, "display_name", display_name, 1, 255)
+    _length(errors, "display_name", display_name, 1, DISPLAY_NAME_MAX)
     return errors
 
 
