@@ -20,10 +20,12 @@ postgres-server:
 		echo "installing the postgresql Debian package for the API tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
-## run: migrate and serve procplane on http://$(HOST):$(PORT) with SQLite under .procplane/
+## run: migrate and serve procplane (API + reconciler) on http://$(HOST):$(PORT) with SQLite under
+## .procplane/; with no kubeconfig configured, against the local cluster (started if needed)
 run: setup
+	@if [ -z "$$PROCPLANE_KUBECONFIG$$KUBECONFIG" ]; then $(MAKE) --no-print-directory cluster; fi
 	@$(UV) run procplane migrate
-	@$(UV) run procplane serve --host $(HOST) --port $(PORT)
+	@$(UV) run procplane serve --host $(HOST) --port $(PORT) --install-crds
 
 ## lint: ruff and mypy --strict
 lint: setup
@@ -32,5 +34,5 @@ lint: setup
 	@$(UV) run mypy
 
 ## test: everything: lint, then the whole test suite
-test: setup postgres-server lint
+test: setup postgres-server tools lint
 	@$(UV) run pytest

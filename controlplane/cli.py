@@ -14,7 +14,7 @@ import msgspec
 import uvicorn
 
 from controlplane import db, migrate
-from controlplane.errors import ProblemError
+from controlplane.errors import NotFound, ProblemError
 from controlplane.services import api_keys
 from controlplane.settings import Settings, SettingsError, describe, load_settings, local_kubeconfig
 
@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
             "--install-crds", action="store_true", help="apply the CRDs from crds/ first (local clusters)"
         )
     commands.add_parser("migrate", help="bring the database schema up to date")
+    render = commands.add_parser("render", help="print an application's manifests as YAML, without a cluster")
+    render.add_argument("application", help="application name or id")
     keys = commands.add_parser("api-keys", help="manage API keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="create a key and print its token once")
     create.add_argument("--name", required=True)
@@ -81,6 +83,28 @@ def _reconciler(settings: Settings, args: argparse.Namespace) -> Any:
     return Reconciler(settings, api_client, factory, workers=args.workers, lease_namespace=settings.lease_namespace)
 
 
+async def _render(settings: Settings, name_or_id: str) -> str:
+    from controlplane import repository
+    from reconciler import render
+    from reconciler.runner import render_options
+    from reconciler.source import Source
+
+    engine = db.create_engine(settings.database_url)
+    try:
+        factory = db.session_factory(engine)
+        async with factory() as session:
+            app = await repository.get_application(session, name_or_id) or await repository.application_by_name(
+                session, name_or_id
+            )
+        if app is None:
+            raise NotFound(f"no application named or with id {name_or_id!r}")
+        desired = await Source(factory).load(app.id)
+        assert desired is not None
+        return render.to_yaml(render.render_application(desired.app, desired.processes, render_options(settings)))
+    finally:
+        await engine.dispose()
+
+
 async def _run_reconciler(settings: Settings, args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -123,6 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "api-keys":
             migrate.upgrade(settings.database_url)
             asyncio.run(_api_keys(settings, args))
+        elif args.command == "render":
+            migrate.upgrade(settings.database_url)
+            print(asyncio.run(_render(settings, args.application)), end="")
         elif args.command == "api":
             _serve_api(settings, args.host, args.port)
         elif args.command == "serve":
