@@ -106,9 +106,9 @@ class Converger:
         self.ensure(render.render_config_secret(app), report)
         wanted: set[tuple[str, str, str]] = set()
         for process in desired.processes:
-            process_cr = self.ensure(render.render_process_cr(app, process), report)
-            wanted.add(object_key(process_cr))
+            wanted.add(object_key(render.render_process_cr(app, process)))
             try:
+                process_cr = self.ensure(render.render_process_cr(app, process), report)
                 for manifest in render.render_process_objects(
                     app, process, self.options, process_cr["metadata"]["uid"]
                 ):
