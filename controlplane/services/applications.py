@@ -39,7 +39,8 @@ class ApplicationService:
         display_name = data.name if data.display_name is UNSET else data.display_name
         image = None if data.image is UNSET else data.image
         errors = validation.application_name_errors(data.name)
-        errors += validation.display_name_errors(display_name)
+        if data.display_name is not UNSET:  # the default, the name, is checked as the name
+            errors += validation.display_name_errors(display_name)
         errors += validation.image_errors(image)
         if errors:
             raise ValidationFailed(errors)
