@@ -7,19 +7,15 @@ already running it just reports it. `down` stops whatever `up` started.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
 
-from localcluster import build, launcher, versions
-
-STATE_DIR_ENV = "PROCPLANE_CLUSTER_DIR"
-DEFAULT_STATE_DIR = Path(".procplane") / "cluster"
+from localcluster import build, embedded, launcher, versions
 
 
 def _state_dir(arg: str | None) -> Path:
-    return Path(arg or os.environ.get(STATE_DIR_ENV) or DEFAULT_STATE_DIR).resolve()
+    return embedded.state_dir(arg)
 
 
 def _print_cluster(cluster: launcher.LocalCluster) -> None:
@@ -59,6 +55,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kubeconfig(args: argparse.Namespace) -> int:
+    if args.start:
+        print(embedded.kubeconfig(directory=args.state_dir))
+        return 0
+    cluster = launcher.LocalCluster.attach(_state_dir(args.state_dir))
+    if cluster is None or not all(cluster.running().values()):
+        print("no cluster running (start one with `make cluster`)", file=sys.stderr)
+        return 1
+    print(cluster.kubeconfig_path)
+    return 0
+
+
 def cmd_down(args: argparse.Namespace) -> int:
     state_dir = _state_dir(args.state_dir)
     cluster = launcher.LocalCluster.attach(state_dir)
@@ -85,15 +93,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0 if all(alive.values()) else 1
 
 
-def cmd_kubeconfig(args: argparse.Namespace) -> int:
-    cluster = launcher.LocalCluster.attach(_state_dir(args.state_dir))
-    if cluster is None or not all(cluster.running().values()):
-        print("no cluster running (start one with `make cluster`)", file=sys.stderr)
-        return 1
-    print(cluster.kubeconfig_path)
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m localcluster", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -110,7 +109,14 @@ def main(argv: list[str] | None = None) -> int:
         ("kubeconfig", cmd_kubeconfig, "print the kubeconfig path of the running cluster"),
     ):
         p = commands.add_parser(name, help=text)
-        p.add_argument("--state-dir", help=f"default: ${STATE_DIR_ENV} or {DEFAULT_STATE_DIR}")
+        p.add_argument("--state-dir", help=f"default: ${embedded.STATE_DIR_ENV} or {embedded.DEFAULT_STATE_DIR}")
+        if name == "kubeconfig":
+            p.add_argument(
+                "--start",
+                action="store_true",
+                help="print the configured kubeconfig ($KUBECONFIG, ~/.kube/config), "
+                "else the local cluster's, starting it if needed",
+            )
         if name == "up":
             p.add_argument("--nodes", type=int, default=launcher.DEFAULT_NODES, help="fake nodes")
         p.set_defaults(func=func)

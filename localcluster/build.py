@@ -112,8 +112,7 @@ def _go_env() -> dict[str, str]:
 def _hint(output: Iterable[str]) -> str:
     text = "\n".join(output)
     if re.search(r"dial tcp|proxyconnect|no such host|i/o timeout|connection refused", text):
-        proxy = os.environ.get("GOPROXY", "https://proxy.golang.org")
-        return f"hint: the Go module proxy ({proxy}) could not be reached; check GOPROXY and the network"
+        return "hint: the Go module proxy could not be reached; check `go env GOPROXY` and the network"
     if re.search(r"missing go.sum entry|verifying .*: checksum mismatch", text):
         return "hint: go.sum does not match the module proxy; run `go mod tidy` in the tool's gomod directory"
     if re.search(r"signal: killed|cannot allocate memory", text):
@@ -121,6 +120,11 @@ def _hint(output: Iterable[str]) -> str:
     if "requires go >=" in text or "toolchain" in text:
         return "hint: the installed Go is too old for this module; install a newer Go"
     return ""
+
+
+def _goproxy(go: str, env: dict[str, str]) -> str:
+    result = subprocess.run([go, "env", "GOPROXY"], env=env, capture_output=True, text=True, check=False)
+    return result.stdout.strip() or "the module proxy"
 
 
 def _count_packages(go: str, tool: versions.Tool, env: dict[str, str]) -> int | None:
@@ -159,8 +163,9 @@ def build(tool: versions.Tool, *, log: Log = _stderr, force: bool = False) -> Pa
     go = _go_binary()
     env = _go_env()
     started = time.monotonic()
-    log(f"[{tool.key}] resolving modules through {env.get('GOPROXY') or 'the default module proxy'}")
+    log(f"[{tool.key}] resolving modules through {_goproxy(go, env)}")
     total = _count_packages(go, tool, env)
+    log(f"[{tool.key}] modules resolved in {_format_elapsed(time.monotonic() - started)}")
 
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = final.parent / f".{tool.key}.partial-{os.getpid()}"

@@ -22,6 +22,8 @@ import httpx
 from localcluster import build, certs, client, components, kubeconfig, ports, processes, state, versions
 
 DEFAULT_NODES = 3
+_CLIENT_COMPONENTS = {"kwok", "kube-scheduler", "kube-controller-manager"}
+_ALL_COMPONENTS = _CLIENT_COMPONENTS | {"kube-apiserver", "etcd"}
 ZONES = ("zone-a", "zone-b", "zone-c")
 
 Log = Callable[[str], None]
@@ -121,8 +123,12 @@ class LocalCluster:
         recorded = state.load(self.state_dir)
         if recorded is not None:
             known += [c for c in recorded.components if c not in known]
-        # Reverse start order: clients go before the apiserver, the apiserver before etcd.
-        survivors = processes.stop(reversed(known))
+        # In waves: an apiserver whose etcd is gone retries until its own timeouts run out,
+        # so clients stop first, then the apiserver, and etcd last.
+        survivors: list[str] = []
+        for wave in (_CLIENT_COMPONENTS, {"kube-apiserver"}, {"etcd"}):
+            survivors += processes.stop([c for c in known if c.name in wave])
+        survivors += processes.stop([c for c in known if c.name not in _ALL_COMPONENTS])
         self.components = []
         if survivors:
             raise ClusterError(f"could not stop: {', '.join(survivors)}")

@@ -6,9 +6,15 @@
 #   make cluster       start the local cluster in the background; prints its kubeconfig
 #   make cluster-down  stop it, leaving no process or port behind
 #   make cluster-status
+#
+# $(PROCPLANE_KUBECONFIG) is the kubeconfig procplane should use: $KUBECONFIG or
+# ~/.kube/config when configured, else this local cluster's, started on first use
+# (the embedded default of `make run`).
 
 PY ?= uv run python
 CLUSTER_DIR ?= .procplane/cluster
+
+PROCPLANE_KUBECONFIG = $(shell $(PY) -m localcluster kubeconfig --start --state-dir $(CLUSTER_DIR))
 
 .PHONY: tools cluster cluster-down cluster-status
 
