@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from localcluster import launcher, ports, processes, state
@@ -26,16 +28,34 @@ def test_stop_leaves_no_process_and_no_port(tmp_path: Path) -> None:
     assert state.load(cluster.state_dir) is None
 
 
-def test_a_detached_cluster_is_found_and_stopped_through_its_state_dir(tmp_path: Path) -> None:
-    directory = tmp_path / "cluster"
-    launcher.LocalCluster(directory, nodes=1, tie_to_parent=False).start()
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "localcluster", *args], capture_output=True, text=True, check=False, timeout=180
+    )
 
-    found = launcher.LocalCluster.attach(directory)
+
+def test_cli_up_runs_detached_until_down(tmp_path: Path) -> None:
+    """What `make cluster` / `make cluster-down` do."""
+    directory = str(tmp_path / "cluster")
+
+    up = cli("up", "--state-dir", directory, "--nodes", "1")
+    assert up.returncode == 0, up.stderr
+    assert f"kubeconfig: {directory}/kubeconfig" in up.stdout
+    found = launcher.LocalCluster.attach(Path(directory))
     assert found is not None
+    # The command has exited; the cluster it started has not.
     assert all(found.running().values())
-    assert found.kubeconfig_path.is_file()
-    components = list(found.components)
-    found.stop()
+    again = cli("up", "--state-dir", directory)
+    assert again.returncode == 0
+    assert "already running" in again.stdout
+    kubeconfig = cli("kubeconfig", "--state-dir", directory)
+    assert kubeconfig.stdout.strip() == f"{directory}/kubeconfig"
+    assert cli("status", "--state-dir", directory).returncode == 0
 
-    assert not [c.name for c in components if processes.is_running(c)]
-    assert launcher.LocalCluster.attach(directory) is None
+    down = cli("down", "--state-dir", directory)
+
+    assert down.returncode == 0, down.stderr
+    assert not [c.name for c in found.components if processes.is_running(c)]
+    assert found.ports is not None
+    assert not [p for p in found.ports.__dict__.values() if ports.is_listening(p)]
+    assert cli("status", "--state-dir", directory).returncode == 1
