@@ -59,6 +59,8 @@ async def import_processes(
             if key not in declared_keys and row.type in prunable:
                 await session.delete(row)
                 result.removed.append(key)
+        # Deletes reach the database before the inserts below, or a new web would meet the old one.
+        await session.flush()
     limit = service.settings.max_processes_per_application
     if len(existing) - len(result.removed) + len(creates) > limit:
         raise PlanLimitReached(
