@@ -8,6 +8,7 @@ so only the first run on a machine pays for compiling Kubernetes.
 from __future__ import annotations
 
 import collections
+import fcntl
 import hashlib
 import os
 import re
@@ -159,6 +160,18 @@ def build(tool: versions.Tool, *, log: Log = _stderr, force: bool = False) -> Pa
     if not force and is_built(tool):
         log(f"[{tool.key}] cached in {final}")
         return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # Two test runs or `make` jobs may want the same tool at once: one builds, the other
+    # waits and then finds it cached.
+    with (final.parent / f".{tool.key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not force and is_built(tool):
+            log(f"[{tool.key}] cached in {final}")
+            return final
+        return _build_locked(tool, final, log)
+
+
+def _build_locked(tool: versions.Tool, final: Path, log: Log) -> Path:
     _check_pin(tool)
     go = _go_binary()
     env = _go_env()
@@ -167,7 +180,6 @@ def build(tool: versions.Tool, *, log: Log = _stderr, force: bool = False) -> Pa
     total = _count_packages(go, tool, env)
     log(f"[{tool.key}] modules resolved in {_format_elapsed(time.monotonic() - started)}")
 
-    final.parent.mkdir(parents=True, exist_ok=True)
     staging = final.parent / f".{tool.key}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
