@@ -12,9 +12,10 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from reconciler import drift, errors, labels, render, render_jobs, spec
+from reconciler import drift, errors, labels, render, render_jobs, spec, status
 from reconciler.cache import ClusterCache
 from reconciler.kube import Kube, object_key
 from reconciler.source import Desired
@@ -55,8 +56,10 @@ class PassReport:
     deleted: list[tuple[str, str, str]] = field(default_factory=list)
     # process id -> the apiserver's refusal of that process's objects
     rejected: dict[str, str] = field(default_factory=dict)
-    # process id -> name of the triggered Job, per pending run id
+    # run id -> name of the Job triggered for it
     started_runs: dict[str, str] = field(default_factory=dict)
+    # process id -> its status in the API's terms, for the database
+    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def application_id_of(obj: dict[str, Any]) -> str | None:
@@ -74,14 +77,31 @@ class Converger:
         # Secrets are write-only for procplane (see WATCHED_KINDS): the digest of what was last
         # applied stands in for reading it back.
         self._applied_secrets: dict[tuple[str, str], str] = {}
+        # What the apiserver refused, by object: the same manifest is not sent again (no hot
+        # loop) until the spec behind it changes.
+        self._refused: dict[tuple[str, str, str, str], tuple[str, str]] = {}
+
+    def _apply(self, manifest: dict[str, Any], subresource: str = "") -> dict[str, Any]:
+        key = (*object_key(manifest), subresource)
+        digest = _digest(manifest)
+        refused = self._refused.get(key)
+        if refused is not None and refused[0] == digest:
+            raise errors.PermanentError(refused[1], 422)
+        try:
+            result = self.kube.apply(manifest, subresource=subresource or None)
+        except errors.PermanentError as exc:
+            self._refused[key] = (digest, str(exc))
+            raise
+        self._refused.pop(key, None)
+        return result
 
     def ensure(self, manifest: dict[str, Any], report: PassReport) -> dict[str, Any]:
         kind, namespace, name = object_key(manifest)
         if kind == "Secret":
-            digest = hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
+            digest = _digest(manifest)
             if self._applied_secrets.get((namespace, name)) == digest:
                 return manifest
-            result = self.kube.apply(manifest)
+            result = self._apply(manifest)
             self._applied_secrets[(namespace, name)] = digest
             report.applied.append((kind, namespace, name))
             return result
@@ -90,7 +110,7 @@ class Converger:
         if not drift.needs_apply(manifest, live):
             assert live is not None
             return live
-        result = self.kube.apply(manifest)
+        result = self._apply(manifest)
         informer.remember(result)
         report.applied.append((kind, namespace, name))
         return result
@@ -120,7 +140,55 @@ class Converger:
                 wanted.update(self._owned_keys(app.id, process.id))
         self._start_runs(desired, report)
         self._prune(app.id, wanted, report)
+        self._publish_statuses(desired, report, datetime.now(UTC))
         return report
+
+    def _publish_statuses(self, desired: Desired, report: PassReport, now: datetime) -> None:
+        """Compute each process's status from the caches; write it to its Process CR when it
+        changed, and hand it to the caller for the database."""
+        app = desired.app
+        for process in desired.processes:
+            name = labels.process_name(app, process)
+            process_cr = self.cache["Process"].get(app.namespace, name)
+            cr_status = (process_cr or {}).get("status")
+            computed = status.compute_status(
+                process,
+                (process_cr or {}).get("metadata", {}).get("generation"),
+                now=now,
+                deployment=self.cache["Deployment"].get(app.namespace, name),
+                cronjob=self.cache["CronJob"].get(app.namespace, render_jobs.cronjob_name(app, process)),
+                hpa=self.cache["HorizontalPodAutoscaler"].get(app.namespace, name),
+                pods=self._pods(app.id, process.id),
+                apply_error=report.rejected.get(process.id),
+                previous=status.conditions_from_cr(cr_status),
+            )
+            hostname = labels.internal_hostname(app, process, self.options) if process.type == "web" else None
+            wanted = status.to_cr_status(computed, internal_hostname=hostname)
+            if process_cr is not None and not drift.contains(cr_status, wanted):
+                manifest = {
+                    "apiVersion": process_cr["apiVersion"],
+                    "kind": "Process",
+                    "metadata": {"name": name, "namespace": app.namespace},
+                    "status": wanted,
+                }
+                try:
+                    self.cache["Process"].remember(self._apply(manifest, subresource="status"))
+                    report.applied.append(("Process/status", app.namespace, name))
+                except errors.PermanentError as exc:
+                    # Only a spec that was itself refused can yield a refused status; the
+                    # database still gets the status, with the refusal in Degraded.
+                    logger.warning("status of %s/%s refused: %s", app.namespace, name, exc)
+            values = status.to_api_dict(computed)
+            values.pop("last_schedule_time", None)
+            # The API's generation, not the CR's: which spec of the user's the cluster now runs.
+            if process.id in report.rejected:
+                values.pop("observed_generation")
+            else:
+                values["observed_generation"] = process.generation
+            report.statuses[process.id] = values
+
+    def _pods(self, app_id: str, process_id: str) -> list[dict[str, Any]]:
+        return self.cache["Pod"].select(lambda o: _labelled(o, app_id, process_id))
 
     def _owned_keys(self, app_id: str, process_id: str) -> set[tuple[str, str, str]]:
         keys: set[tuple[str, str, str]] = set()
@@ -168,6 +236,10 @@ class Converger:
             with contextlib.suppress(errors.Conflict):
                 self.kube.create(job)
             report.started_runs[run.id] = job["metadata"]["name"]
+
+
+def _digest(manifest: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 
 def _labelled(obj: dict[str, Any], app_id: str, process_id: str) -> bool:

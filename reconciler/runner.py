@@ -50,6 +50,8 @@ class Reconciler:
         workers: int = 4,
         resync_seconds: float = 60.0,
         lease_namespace: str = "default",
+        lease_name: str = "procplane-reconciler",
+        lease_seconds: float = 15.0,
         identity: str | None = None,
     ) -> None:
         self.settings = settings
@@ -58,7 +60,10 @@ class Reconciler:
         self.source = Source(factory)
         identity = identity or default_identity()
         # The elector writes its Lease through its own client: the leader guard must not stop it.
-        self.elector = LeaderElector(Kube(api_client), lease_namespace, identity)
+        self.elector = LeaderElector(
+            Kube(api_client), lease_namespace, identity, name=lease_name, lease_seconds=lease_seconds,
+            renew_seconds=lease_seconds / 3,
+        )  # fmt: skip
         self.kube = Kube(api_client, write_allowed=self.elector.is_leader)
         self.queue = WorkQueue()
         self.cache: ClusterCache | None = None
@@ -73,6 +78,8 @@ class Reconciler:
         report = await asyncio.to_thread(self.converger.converge, app_id, desired)
         for run_id, job_name in report.started_runs.items():
             await self.source.mark_run_started(run_id, job_name)
+        for process_id, values in report.statuses.items():
+            await self.source.record_status(process_id, values)
         self.passes += 1
         if report.applied or report.deleted:
             logger.info(
