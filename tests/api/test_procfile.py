@@ -24,12 +24,14 @@ Some_Name: bin/some-thing --flag=a:b
 """
 
 
-def put_procfile(api: Api, app_id: str, text: str | bytes, *, prune: bool = False, **headers: str) -> httpx.Response:
+def put_procfile(
+    api: Api, app_id: str, text: str | bytes, *, prune: bool = False, content_type: str = "text/plain"
+) -> httpx.Response:
     return api.put(
         f"/v1/applications/{app_id}/procfile",
         content=text.encode() if isinstance(text, str) else text,
         params={"prune": "true"} if prune else {},
-        headers={"Content-Type": "text/plain", **headers},
+        headers={"Content-Type": content_type},
     )
 
 
@@ -79,7 +81,7 @@ def test_procfile_maps_entries_to_processes(api: Api, app_id: str) -> None:
 
 def test_crlf_and_charset(api: Api, app_id: str) -> None:
     response = put_procfile(
-        api, app_id, "web: npm start\r\nworker: npm run work\r\n", **{"Content-Type": "text/plain; charset=utf-8"}
+        api, app_id, "web: npm start\r\nworker: npm run work\r\n", content_type="text/plain; charset=utf-8"
     )
     assert response.json() == result(created=["web", "worker"])
     assert processes(api, app_id)["web"]["entrypoint"] == "npm start"
@@ -210,7 +212,7 @@ def test_a_web_entry_named_otherwise_is_a_worker(api: Api, app_id: str) -> None:
 
 
 def test_app_json_cron_list(api: Api, app_id: str) -> None:
-    document = {
+    document: dict[str, Any] = {
         "name": "my-app",
         "env": {"SECRET_KEY": {"generator": "secret"}},
         "formation": {"web": {"quantity": 1}},
@@ -294,7 +296,7 @@ def test_app_json_must_be_json(api: Api, app_id: str) -> None:
 
 @pytest.mark.parametrize("content_type", ["application/xml", "multipart/form-data; boundary=x", "text/yaml"])
 def test_other_content_types(api: Api, app_id: str, content_type: str) -> None:
-    response = put_procfile(api, app_id, "web: a\n", **{"Content-Type": content_type})
+    response = put_procfile(api, app_id, "web: a\n", content_type=content_type)
     assert_problem(response, 415, "unsupported_media_type")
     assert processes(api, app_id) == {}
 
