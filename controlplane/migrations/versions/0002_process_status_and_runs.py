@@ -19,9 +19,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "process_statuses",
-        sa.Column(
-            "process_id", sa.String(36), sa.ForeignKey("processes.id", ondelete="CASCADE"), primary_key=True
-        ),
+        sa.Column("process_id", sa.String(36), sa.ForeignKey("processes.id", ondelete="CASCADE"), primary_key=True),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("desired_instances", sa.Integer, nullable=False),
         sa.Column("ready_instances", sa.Integer, nullable=False),
@@ -32,9 +30,7 @@ def upgrade() -> None:
     op.create_table(
         "process_runs",
         sa.Column("id", sa.String(36), primary_key=True),
-        sa.Column(
-            "process_id", sa.String(36), sa.ForeignKey("processes.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("process_id", sa.String(36), sa.ForeignKey("processes.id", ondelete="CASCADE"), nullable=False),
         sa.Column("requested_by", sa.String(100), nullable=False),
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("job_name", sa.String(63), nullable=True),
