@@ -194,3 +194,35 @@ def test_rejected_spec_is_degraded_without_hot_loop(stack: Stack) -> None:
     replica.reconcile_now(app["id"])
     assert replica.writes == writes  # the refused manifest is not sent again
     assert stack.process(app["id"], "worker")["conditions"] == process["conditions"]
+
+
+def test_two_replicas_never_both_write(stack: Stack) -> None:
+    first, second = stack.start_reconciler(), stack.start_reconciler()
+    leader = stack.leader()
+    follower = second if leader is first else first
+    app = stack.app_with_procfile("pair", "worker: run\n")
+    worker = stack.wait_status(app["id"], "worker", "up", ready=1)
+    assert leader.writes > 0
+    assert follower.writes == 0
+    assert not follower.reconciler.elector.is_leader()
+    leader.stop()
+    eventually(follower.is_leading, timeout=30, what="the follower to take over")
+    body = {"scaling_strategy": {"type": "manual", "config": {"instanceCount": 2}}}
+    assert stack.api.patch(f"/v1/applications/{app['id']}/processes/{worker['id']}", json=body).status_code == 200
+    stack.wait_status(app["id"], "worker", "up", ready=2)
+    assert follower.writes > 0
+
+
+def test_reconciler_killed_mid_pass_converges_after_restart(stack: Stack) -> None:
+    """The crash is injected (a real crash cannot be timed to land mid-pass): the first replica
+    may write four times, then every write fails as if the process had died there."""
+    crashing = stack.start_reconciler(write_allowed=lambda r: lambda: r.kube.requests.writes < 4)
+    app = stack.app_with_procfile("phoenix", "web: a\nworker: b\nmailer: c\n")
+    eventually(lambda: crashing.writes >= 4, what="the first writes")
+    ns = namespace_of(stack, app["id"])
+    made = [n for n in ("phoenix-web", "phoenix-worker", "phoenix-mailer") if deployment(stack.kube, ns, n)]
+    assert len(made) < 3, "the crash should have left the application half-applied"
+    crashing.stop()
+    stack.start_reconciler()
+    for key in ("web", "worker", "mailer"):
+        stack.wait_status(app["id"], key, "up", ready=1)
