@@ -25,6 +25,7 @@ CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnig
 APP_NAME_MAX = 30
 KEY_MAX = 64
 DISPLAY_NAME_MAX = 255
+API_KEY_NAME_MAX = 100
 OBJECT_NAME_MAX = 63
 MAX_INSTANCES = 50
 CONFIG_VAR_VALUE_MAX = 32 * 1024
@@ -80,6 +81,12 @@ def application_name_errors(name: str) -> list[FieldError]:
 def display_name_errors(display_name: str) -> list[FieldError]:
     errors: list[FieldError] = []
     _length(errors, "display_name", display_name, 1, DISPLAY_NAME_MAX)
+    return errors
+
+
+def api_key_name_errors(name: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    _length(errors, "name", name, 1, API_KEY_NAME_MAX)
     return errors
 
 

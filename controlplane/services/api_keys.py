@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from controlplane import auth, models, presenters, repository, schemas
-from controlplane.errors import FieldError, NotFound, Unauthorized, ValidationFailed
+from controlplane import auth, models, presenters, repository, schemas, validation
+from controlplane.errors import NotFound, Unauthorized, ValidationFailed
 
 
 async def create(session: AsyncSession, name: str, role: str, token: str | None = None) -> schemas.ApiKeyCreated:
-    if not 1 <= len(name) <= 100:
-        raise ValidationFailed([FieldError("name", "out_of_range", "must be 1 to 100 characters")])
+    if errors := validation.api_key_name_errors(name):
+        raise ValidationFailed(errors)
     token = token or auth.new_token()
     row = models.ApiKey(
         name=name,
