@@ -24,6 +24,7 @@ from localcluster import build, certs, client, components, kubeconfig, ports, pr
 DEFAULT_NODES = 3
 _CLIENT_COMPONENTS = {"kwok", "kube-scheduler", "kube-controller-manager"}
 _ALL_COMPONENTS = _CLIENT_COMPONENTS | {"kube-apiserver", "etcd"}
+_START_ATTEMPTS = 2
 ZONES = ("zone-a", "zone-b", "zone-c")
 
 Log = Callable[[str], None]
@@ -92,9 +93,25 @@ class LocalCluster:
             )
         self._ensure_tools()
         began = time.monotonic()
+        for attempt in range(_START_ATTEMPTS):
+            try:
+                self._start_once(timeout)
+                break
+            except ClusterError as exc:
+                # A port picked as free can be taken (say, by an outgoing connection) before
+                # the component binds it; that is worth one more try with fresh ports.
+                if "address already in use" not in str(exc) or attempt == _START_ATTEMPTS - 1:
+                    raise
+                self.log("a port was taken during startup; retrying with fresh ports")
+        self.startup_seconds = time.monotonic() - began
+        self.log(f"cluster ready at {self.server_url} in {self.startup_seconds:.1f}s")
+        self.log(f"kubeconfig: {self.kubeconfig_path}")
+        return self
+
+    def _start_once(self, timeout: float) -> None:
         self._reset_dir()
-        p = ports.free_ports(5)
-        self.ports = components.Ports(*p)
+        self.started_at = 0.0
+        self.ports = components.Ports(*ports.free_ports(5))
         self.server_url = f"https://{ports.LOOPBACK}:{self.ports.apiserver}"
         pki = certs.generate(self.layout.pki_dir, service_ip=components.SERVICE_IP)
         self._write_kubeconfigs(pki)
@@ -105,17 +122,12 @@ class LocalCluster:
             self._spawn("kube-controller-manager", components.controller_manager(self.layout, self.ports, pki))
             self._spawn("kube-scheduler", components.scheduler(self.layout, self.ports, pki))
             self._spawn("kwok", components.kwok(self.layout), env={"HOME": str(self.layout.kwok_home)})
-            self._save_state()
             with client.rest(self.server_url, pki) as http:
                 self._register_nodes(http)
                 self._wait_settled(http, pki, deadline)
         except BaseException:
             self.stop()
             raise
-        self.startup_seconds = time.monotonic() - began
-        self.log(f"cluster ready at {self.server_url} in {self.startup_seconds:.1f}s")
-        self.log(f"kubeconfig: {self.kubeconfig_path}")
-        return self
 
     def stop(self) -> None:
         """Stop every component (also those of a cluster recorded by an earlier process)."""
@@ -217,6 +229,8 @@ class LocalCluster:
             name, argv, log=self.layout.log(name), env=full_env, tie_to_parent=self.tie_to_parent
         )
         self.components.append(component)
+        # Recorded at once, so even an interrupted `up` leaves what it started findable.
+        self._save_state()
 
     def _check_alive(self) -> None:
         for component in self.components:
@@ -293,7 +307,7 @@ class LocalCluster:
 
     def _save_state(self) -> None:
         assert self.ports is not None
-        self.started_at = time.time()
+        self.started_at = self.started_at or time.time()
         state.save(
             self.state_dir,
             state.ClusterState(
