@@ -146,3 +146,168 @@ class ProcessRun(SQLModel, table=True):
     requested_at: datetime = _timestamp()
     job_name: str | None = Field(default=None, max_length=63)
     started_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True))
+
+
+# ---- observing what runs (written by the reconciler's observer, read by the API) ----
+
+
+def _optional_timestamp() -> Any:
+    return Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True), nullable=True))
+
+
+def _process_fk(primary_key: bool = False) -> Any:
+    return Field(
+        sa_column=sa.Column(
+            sa.String(36),
+            sa.ForeignKey("processes.id", ondelete="CASCADE"),
+            primary_key=primary_key,
+            nullable=False,
+            index=not primary_key,
+        )
+    )
+
+
+class ProcessAlertRules(SQLModel, table=True):
+    """A process's alert rules and where their notifications go. A process without a row has the
+    defaults (`alert_on_down` only, no webhook)."""
+
+    __tablename__ = "process_alert_rules"
+
+    process_id: str = _process_fk(primary_key=True)
+    alert_on_down: bool = True
+    alert_on_restart: bool = False
+    alert_on_cpu: bool = False
+    alert_on_memory: bool = False
+    cpu_threshold_pct: float = 50.0
+    memory_threshold_pct: float = 25.0
+    webhook_url: str | None = Field(default=None, max_length=2048)
+    # Signs every delivery (HMAC-SHA256); shown to writers, never to viewers.
+    webhook_secret: str = Field(max_length=64)
+    updated_at: datetime = _timestamp()
+
+
+class ProcessHeartbeat(SQLModel, table=True):
+    """A dead-man's switch: the process pings within `interval_seconds` or it is DEAD."""
+
+    __tablename__ = "process_heartbeats"
+
+    process_id: str = _process_fk(primary_key=True)
+    interval_seconds: int
+    token_prefix: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, unique=True)
+    status: str = Field(max_length=16)  # ALIVE, DEAD, RESURRECTED
+    last_heartbeat_at: datetime = _timestamp()
+    next_heartbeat_at: datetime = _timestamp()
+    created_at: datetime = _timestamp()
+
+
+class ProcessInstance(SQLModel, table=True):
+    """One pod of a process as last observed: the current set is replaced on every observation."""
+
+    __tablename__ = "process_instances"
+    __table_args__ = (sa.Index("ix_process_instances_node", "node"),)
+
+    process_id: str = _process_fk(primary_key=True)
+    name: str = Field(primary_key=True, max_length=253)
+    app_id: str = Field(max_length=36)
+    namespace: str = Field(max_length=63)
+    uid: str = Field(max_length=64)
+    node: str | None = Field(default=None, max_length=253)
+    phase: str = Field(max_length=16)
+    state: str = Field(max_length=16)
+    state_reason: str | None = Field(default=None, max_length=128)
+    ready: bool = False
+    restarts: int = 0
+    image: str | None = Field(default=None, max_length=512)
+    started_at: datetime | None = _optional_timestamp()
+    last_termination_reason: str | None = Field(default=None, max_length=128)
+    last_exit_code: int | None = None
+    last_terminated_at: datetime | None = _optional_timestamp()
+    cpu_millicores: float | None = None
+    memory_bytes: int | None = None
+    cpu_pct: float | None = None
+    memory_pct: float | None = None
+    created_at: datetime | None = _optional_timestamp()
+    observed_at: datetime = _timestamp()
+
+
+class ProcessSample(SQLModel, table=True):
+    """Instance count and usage at one moment. Raw samples are merged into coarser ones as they
+    age (`resolution_seconds` says how many seconds one row stands for) and dropped at last."""
+
+    __tablename__ = "process_samples"
+    __table_args__ = (sa.Index("ix_process_samples_process_recorded", "process_id", "recorded_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: str = Field(
+        sa_column=sa.Column(sa.String(36), sa.ForeignKey("processes.id", ondelete="CASCADE"), nullable=False)
+    )
+    recorded_at: datetime = _timestamp()
+    resolution_seconds: int
+    count: int
+    ready_count: int
+    restarts: int
+    cpu_millicores: float | None = None
+    memory_bytes: int | None = None
+    cpu_pct: float | None = None
+    memory_pct: float | None = None
+    oldest_start_unix: int | None = None
+
+
+class ProcessRestart(SQLModel, table=True):
+    """Restarts seen between two observations of one instance (its restart count went up)."""
+
+    __tablename__ = "process_restarts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    process_id: str = _process_fk()
+    instance: str = Field(max_length=253)
+    count: int
+    reason: str | None = Field(default=None, max_length=128)
+    exit_code: int | None = None
+    observed_at: datetime = _timestamp()
+
+
+class ProcessAlertState(SQLModel, table=True):
+    """Whether one rule of one process fires. A notification goes out only when this flips, so
+    an alert is sent once per transition however long the state holds."""
+
+    __tablename__ = "process_alert_states"
+
+    process_id: str = _process_fk(primary_key=True)
+    rule: str = Field(primary_key=True, max_length=16)  # down, restart, cpu, memory, heartbeat
+    firing: bool
+    message: str = Field(max_length=1024)
+    since: datetime = _timestamp()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """An outbox row: written with the transition it announces, sent (and retried) afterwards."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.Index("ix_webhook_deliveries_pending", "status", "next_attempt_at"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    process_id: str = _process_fk()
+    event: str = Field(max_length=32)
+    rule: str = Field(max_length=16)
+    url: str = Field(max_length=2048)
+    payload: dict[str, Any] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    status: str = Field(max_length=16)  # pending, delivered, failed
+    attempts: int = 0
+    next_attempt_at: datetime = _timestamp()
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=1024)
+    created_at: datetime = _timestamp()
+    delivered_at: datetime | None = _optional_timestamp()
+
+
+class ClusterNode(SQLModel, table=True):
+    """A node of the cluster as the observer last listed it: what node routing matches against."""
+
+    __tablename__ = "cluster_nodes"
+
+    name: str = Field(primary_key=True, max_length=253)
+    node_labels: dict[str, str] = Field(sa_column=sa.Column("labels", sa.JSON, nullable=False))
+    ready: bool = False
+    observed_at: datetime = _timestamp()

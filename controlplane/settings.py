@@ -46,6 +46,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ingress_class: str | None = None
     ingress_domain: str | None = None
     lease_namespace: str = "default"
+    # Observing what runs: how often the reconciler looks at pods, how often it records a sample,
+    # how long samples are kept (raw, then downsampled to hourly ones), the restart alert window
+    # and how webhook deliveries are retried.
+    observe_interval_seconds: float = 15.0
+    sample_interval_seconds: int = 60
+    sample_raw_retention_hours: int = 24
+    sample_retention_days: int = 30
+    restart_alert_window_seconds: int = 600
+    webhook_max_attempts: int = 8
+    webhook_retry_base_seconds: float = 5.0
+    webhook_retry_cap_seconds: float = 3600.0
+    webhook_timeout_seconds: float = 10.0
 
 
 def _positive_int(name: str, default: int) -> int:
@@ -113,6 +125,15 @@ def load_settings() -> Settings:
         ingress_class=os.environ.get("PROCPLANE_INGRESS_CLASS") or None,
         ingress_domain=os.environ.get("PROCPLANE_INGRESS_DOMAIN") or None,
         lease_namespace=os.environ.get("PROCPLANE_LEASE_NAMESPACE", "default"),
+        observe_interval_seconds=float(_positive_int("PROCPLANE_OBSERVE_INTERVAL_SECONDS", 15)),
+        sample_interval_seconds=_positive_int("PROCPLANE_SAMPLE_INTERVAL_SECONDS", 60),
+        sample_raw_retention_hours=_positive_int("PROCPLANE_SAMPLE_RAW_RETENTION_HOURS", 24),
+        sample_retention_days=_positive_int("PROCPLANE_SAMPLE_RETENTION_DAYS", 30),
+        restart_alert_window_seconds=_positive_int("PROCPLANE_RESTART_ALERT_WINDOW_SECONDS", 600),
+        webhook_max_attempts=_positive_int("PROCPLANE_WEBHOOK_MAX_ATTEMPTS", 8),
+        webhook_retry_base_seconds=float(_positive_int("PROCPLANE_WEBHOOK_RETRY_BASE_SECONDS", 5)),
+        webhook_retry_cap_seconds=float(_positive_int("PROCPLANE_WEBHOOK_RETRY_CAP_SECONDS", 3600)),
+        webhook_timeout_seconds=float(_positive_int("PROCPLANE_WEBHOOK_TIMEOUT_SECONDS", 10)),
     )
 
 
