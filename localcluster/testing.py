@@ -30,11 +30,11 @@ T = TypeVar("T")
 _shared: launcher.LocalCluster | None = None
 
 
-def shared_cluster() -> launcher.LocalCluster:
+def shared_cluster(state_dir: Path | None = None) -> launcher.LocalCluster:
     """The session's cluster, started on first call (building missing tools first)."""
     global _shared
     if _shared is None:
-        state_dir = Path(tempfile.mkdtemp(prefix="procplane-cluster-"))
+        state_dir = state_dir or Path(tempfile.mkdtemp(prefix="procplane-cluster-"))
         cluster = launcher.LocalCluster(state_dir, tie_to_parent=True)
         cluster.start()
         atexit.register(cluster.stop)
@@ -123,9 +123,15 @@ def create_namespace(kube: Kube, *, prefix: str = "t", labels: dict[str, str] | 
 
 
 @pytest.fixture(scope="session")
-def kube_cluster() -> launcher.LocalCluster:
-    """The running LocalCluster (kubeconfig_path, server_url, api_client(), rest())."""
-    return shared_cluster()
+def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> launcher.LocalCluster:
+    """The running LocalCluster (kubeconfig_path, server_url, api_client(), rest()).
+
+    Its state, logs included, stays in pytest's temporary directory (the last few runs
+    are kept) for a look after a failure.
+    """
+    if _shared is not None:
+        return _shared
+    return shared_cluster(tmp_path_factory.mktemp("cluster"))
 
 
 @pytest.fixture(scope="session")
