@@ -7,14 +7,12 @@
 #   make cluster-down  stop it, leaving no process or port behind
 #   make cluster-status
 #
-# $(PROCPLANE_KUBECONFIG) is the kubeconfig procplane should use: $KUBECONFIG or
-# ~/.kube/config when configured, else this local cluster's, started on first use
-# (the embedded default of `make run`).
+# $(CLUSTER_KUBECONFIG) is where the running local cluster's kubeconfig is written.
 
 PY ?= uv run python
 CLUSTER_DIR ?= .procplane/cluster
 
-PROCPLANE_KUBECONFIG = $(shell $(PY) -m localcluster kubeconfig --start --state-dir $(CLUSTER_DIR))
+CLUSTER_KUBECONFIG := $(CLUSTER_DIR)/kubeconfig
 
 .PHONY: tools cluster cluster-down cluster-status
 
