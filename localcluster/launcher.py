@@ -148,6 +148,9 @@ class LocalCluster:
         if held:
             raise ClusterError(f"ports still listening after stop: {held}")
         state.remove(self.state_dir)
+        # A kubeconfig left behind would point clients at a dead port; its absence is how
+        # tools tell that no local cluster runs. Logs stay for a look afterwards.
+        self.kubeconfig_path.unlink(missing_ok=True)
 
     def __enter__(self) -> LocalCluster:
         return self.start()

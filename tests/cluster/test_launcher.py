@@ -59,3 +59,4 @@ def test_cli_up_runs_detached_until_down(tmp_path: Path) -> None:
     assert found.ports is not None
     assert not [p for p in found.ports.__dict__.values() if ports.is_listening(p)]
     assert cli("status", "--state-dir", directory).returncode == 1
+    assert not found.kubeconfig_path.exists()
