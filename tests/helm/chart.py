@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +22,7 @@ CHECKOV_PROJECT = Path(__file__).resolve().parent / "checkov"
 CHECKOV_ENV = Path(os.environ.get("CHECKOV_ENV") or ROOT / ".procplane" / "tools" / "checkov")
 
 
+@functools.cache
 def helm_binary() -> Path:
     """The pinned helm, built on first use like every localcluster tool."""
     build.ensure([versions.HELM])
@@ -89,8 +92,10 @@ def checkov_binary() -> Path:
     """checkov from its own locked environment (a no-op sync when `make checkov` already ran)."""
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     env["UV_PROJECT_ENVIRONMENT"] = str(CHECKOV_ENV)
+    # `uv run` names itself in $UV; otherwise uv is on PATH or a module of the system Python.
+    uv = os.environ.get("UV") or shutil.which("uv")
+    command = [uv] if uv else ["/usr/bin/env", "-u", "VIRTUAL_ENV", "python3", "-m", "uv"]
     subprocess.run(
-        ["python3", "-m", "uv", "sync", "--frozen", "--quiet", "--project", str(CHECKOV_PROJECT)],
-        check=True, env=env, timeout=600,
-    )  # fmt: skip
+        [*command, "sync", "--frozen", "--quiet", "--project", str(CHECKOV_PROJECT)], check=True, env=env, timeout=600
+    )
     return CHECKOV_ENV / "bin" / "checkov"
