@@ -108,3 +108,17 @@ def assert_problem(response: httpx.Response, status: int, code: str, field: str 
     if field is not None:
         assert field in {e["field"] for e in body["errors"]}, body
     return body
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """One app and database per test module, for the many requests that must be refused
+    without writing anything: each test proves it by reading back what it could have touched."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('module') / 'procplane.db'}"
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres")
+        url = server.create_database()
+    settings = Settings(database_url=normalize_database_url(url), bootstrap_token=ADMIN_TOKEN)
+    with make_client(settings) as client:
+        yield Api(client)

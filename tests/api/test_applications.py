@@ -17,6 +17,18 @@ def field_errors(body: dict[str, Any]) -> set[tuple[str, str]]:
     return {(e["field"], e["code"]) for e in body["errors"]}
 
 
+@pytest.fixture(scope="module")
+def target(module_api: Api) -> dict[str, Any]:
+    """An application that the refused requests of this module must leave as it is."""
+    return module_api.create_app("target", display_name="Target")
+
+
+def assert_unchanged(api: Api, target: dict[str, Any]) -> None:
+    listed = api.get("/v1/applications").json()
+    assert listed["data"] == [target]
+    assert api.get(f"/v1/applications/{target['id']}/config-vars").json() == {"keys": []}
+
+
 def test_create_and_get(api: Api) -> None:
     response = api.post(
         "/v1/applications", json={"name": "shop", "display_name": "The Shop", "image": "ghcr.io/acme/shop:1.2.3"}
@@ -71,10 +83,11 @@ def test_longest_name_makes_a_valid_namespace(api: Api) -> None:
         ("my app", "invalid_format"),
     ],
 )
-def test_name_rules(api: Api, name: str, code: str) -> None:
-    body = assert_problem(api.post("/v1/applications", json={"name": name}), 400, "validation_failed", "name")
+def test_name_rules(module_api: Api, target: dict[str, Any], name: str, code: str) -> None:
+    response = module_api.post("/v1/applications", json={"name": name})
+    body = assert_problem(response, 400, "validation_failed", "name")
     assert field_errors(body) == {("name", code)}
-    assert api.get("/v1/applications").json()["total"] == 0
+    assert_unchanged(module_api, target)
 
 
 def test_duplicate_name(api: Api) -> None:
@@ -97,8 +110,12 @@ def test_duplicate_name(api: Api) -> None:
         "quay.io/acme/api:1.0@sha256:" + "0123456789abcdef" * 4,
     ],
 )
-def test_valid_images(api: Api, image: str) -> None:
-    assert api.create_app("img", image=image)["image"] == image
+def test_valid_images(module_api: Api, target: dict[str, Any], image: str) -> None:
+    created = module_api.create_app("img", image=image)
+    assert created["image"] == image
+    assert module_api.get(f"/v1/applications/{created['id']}").json()["application"]["image"] == image
+    assert module_api.delete(f"/v1/applications/{created['id']}").status_code == 204
+    assert_unchanged(module_api, target)
 
 
 @pytest.mark.parametrize(
@@ -113,11 +130,11 @@ def test_valid_images(api: Api, image: str) -> None:
         ("a/" * 256 + "a", "too_long"),
     ],
 )
-def test_invalid_images(api: Api, image: str, code: str) -> None:
-    response = api.post("/v1/applications", json={"name": "img", "image": image})
+def test_invalid_images(module_api: Api, target: dict[str, Any], image: str, code: str) -> None:
+    response = module_api.post("/v1/applications", json={"name": "img", "image": image})
     body = assert_problem(response, 400, "validation_failed", "image")
-    assert ("image", code) in field_errors(body)
-    assert {f for f, _ in field_errors(body)} == {"image"}
+    assert field_errors(body) == {("image", code)}
+    assert_unchanged(module_api, target)
 
 
 @pytest.mark.parametrize(
@@ -139,10 +156,12 @@ def test_invalid_images(api: Api, image: str, code: str) -> None:
         ({"name": "ok", "display_name": "x" * 256}, {("display_name", "too_long")}),
     ],
 )
-def test_create_refuses(api: Api, body: dict[str, Any], expected: set[tuple[str, str]]) -> None:
-    problem = assert_problem(api.post("/v1/applications", json=body), 400, "validation_failed")
+def test_create_refuses(
+    module_api: Api, target: dict[str, Any], body: dict[str, Any], expected: set[tuple[str, str]]
+) -> None:
+    problem = assert_problem(module_api.post("/v1/applications", json=body), 400, "validation_failed")
     assert field_errors(problem) == expected
-    assert api.get("/v1/applications").json()["total"] == 0
+    assert_unchanged(module_api, target)
 
 
 def test_patch_display_name_and_image(api: Api) -> None:
@@ -187,11 +206,12 @@ def test_rename_is_refused(api: Api) -> None:
         ({"display_name": None}, {("display_name", "invalid_type")}),
     ],
 )
-def test_patch_refuses(api: Api, body: dict[str, Any], expected: set[tuple[str, str]]) -> None:
-    app = api.create_app("shop")
-    problem = assert_problem(api.patch(f"/v1/applications/{app['id']}", json=body), 400, "validation_failed")
-    assert field_errors(problem) == expected
-    assert api.get(f"/v1/applications/{app['id']}").json()["application"] == app
+def test_patch_refuses(
+    module_api: Api, target: dict[str, Any], body: dict[str, Any], expected: set[tuple[str, str]]
+) -> None:
+    response = module_api.patch(f"/v1/applications/{target['id']}", json=body)
+    assert field_errors(assert_problem(response, 400, "validation_failed")) == expected
+    assert_unchanged(module_api, target)
 
 
 def test_delete_cascades(api: Api) -> None:
@@ -234,11 +254,14 @@ def test_delete_leaves_other_applications_alone(api: Api) -> None:
         ("GET", "/processes/00000000-0000-4000-8000-000000000000", None),
     ],
 )
-def test_unknown_application(api: Api, method: str, suffix: str, body: dict[str, Any] | None) -> None:
+def test_unknown_application(
+    module_api: Api, target: dict[str, Any], method: str, suffix: str, body: dict[str, Any] | None
+) -> None:
     kwargs: dict[str, Any] = {} if body is None else {"json": body}
-    response = api.request(method, f"/v1/applications/00000000-0000-4000-8000-000000000000{suffix}", **kwargs)
+    response = module_api.request(method, f"/v1/applications/00000000-0000-4000-8000-000000000000{suffix}", **kwargs)
     body_out = assert_problem(response, 404, "not_found")
     assert body_out["type"] == "https://procplane.dev/problems/not-found"
+    assert_unchanged(module_api, target)
 
 
 def test_list_and_pagination(api: Api) -> None:
@@ -266,9 +289,11 @@ def test_list_and_pagination(api: Api) -> None:
         ({"limit": "ten"}, {("limit", "invalid_type")}),
     ],
 )
-def test_pagination_bounds(api: Api, app_id: str, params: dict[str, Any], expected: set[tuple[str, str]]) -> None:
-    for path in ("/v1/applications", f"/v1/applications/{app_id}/processes"):
-        body = assert_problem(api.get(path, params=params), 400, "validation_failed")
+def test_pagination_bounds(
+    module_api: Api, target: dict[str, Any], params: dict[str, Any], expected: set[tuple[str, str]]
+) -> None:
+    for path in ("/v1/applications", f"/v1/applications/{target['id']}/processes"):
+        body = assert_problem(module_api.get(path, params=params), 400, "validation_failed")
         assert field_errors(body) == expected, path
 
 
@@ -329,11 +354,13 @@ def test_config_var_values_are_never_returned(api: Api, app_id: str) -> None:
         ({}, {("vars", "required")}),
     ],
 )
-def test_config_vars_refuse(api: Api, app_id: str, changes: dict[str, Any], expected: set[tuple[str, str]]) -> None:
-    path = f"/v1/applications/{app_id}/config-vars"
-    body = assert_problem(api.patch(path, json={"vars": changes}), 400, "validation_failed")
+def test_config_vars_refuse(
+    module_api: Api, target: dict[str, Any], changes: dict[str, Any], expected: set[tuple[str, str]]
+) -> None:
+    path = f"/v1/applications/{target['id']}/config-vars"
+    body = assert_problem(module_api.patch(path, json={"vars": changes}), 400, "validation_failed")
     assert field_errors(body) == expected
-    assert api.get(path).json() == {"keys": []}
+    assert_unchanged(module_api, target)
 
 
 @pytest.mark.parametrize(
@@ -346,11 +373,12 @@ def test_config_vars_refuse(api: Api, app_id: str, changes: dict[str, Any], expe
     ],
 )
 def test_config_vars_refuse_while_decoding(
-    api: Api, app_id: str, payload: dict[str, Any], expected: tuple[str, str]
+    module_api: Api, target: dict[str, Any], payload: dict[str, Any], expected: tuple[str, str]
 ) -> None:
-    path = f"/v1/applications/{app_id}/config-vars"
-    body = assert_problem(api.patch(path, json=payload), 400, "validation_failed")
+    path = f"/v1/applications/{target['id']}/config-vars"
+    body = assert_problem(module_api.patch(path, json=payload), 400, "validation_failed")
     assert field_errors(body) == {expected}
+    assert_unchanged(module_api, target)
 
 
 def test_config_var_limits_are_inclusive(api: Api, app_id: str) -> None:

@@ -26,14 +26,23 @@ def new_key(api: Api, role: str, name: str | None = None) -> dict[str, Any]:
     return created
 
 
-@pytest.fixture
-def world(api: Api) -> dict[str, str]:
+def make_world(api: Api) -> dict[str, str]:
     """An application with a web and a cron process, plus a key to revoke."""
     app = api.create_app("shop")
     web = api.create_process(app["id"], key="web", type="web")
     cron = api.create_process(app["id"], key="report", type="cron", schedule="@hourly", time_zone="UTC")
     spare = new_key(api, "viewer", "spare")
     return {"app": app["id"], "web": web["id"], "cron": cron["id"], "key": spare["api_key"]["id"]}
+
+
+@pytest.fixture
+def world(api: Api) -> dict[str, str]:
+    return make_world(api)
+
+
+@pytest.fixture(scope="module")
+def shared_world(module_api: Api) -> dict[str, str]:
+    return make_world(module_api)
 
 
 def write_requests(w: dict[str, str]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -86,7 +95,10 @@ def snapshot(api: Api, w: dict[str, str]) -> list[Any]:
     ],
     ids=["none", "empty", "no-token", "blank-token", "basic", "no-scheme", "unknown", "near-miss", "other-header"],
 )
-def test_unauthenticated_requests_are_refused(api: Api, world: dict[str, str], headers: dict[str, str]) -> None:
+def test_unauthenticated_requests_are_refused(
+    module_api: Api, shared_world: dict[str, str], headers: dict[str, str]
+) -> None:
+    api, world = module_api, shared_world
     before = snapshot(api, world)
     for path in read_requests(world):
         response = api.client.get(path, headers=headers)
@@ -203,7 +215,8 @@ def test_an_admin_may_revoke_its_own_key(api: Api) -> None:
         ({"name": 1, "role": "viewer"}, ("name", "invalid_type")),
     ],
 )
-def test_create_key_refuses(api: Api, body: dict[str, Any], expected: tuple[str, str]) -> None:
+def test_create_key_refuses(module_api: Api, body: dict[str, Any], expected: tuple[str, str]) -> None:
+    api = module_api
     before = api.get("/v1/api-keys").json()
     problem = assert_problem(api.post("/v1/api-keys", json=body), 400, "validation_failed")
     assert [(e["field"], e["code"]) for e in problem["errors"]] == [expected]

@@ -5,15 +5,12 @@ writes nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from controlplane.settings import Settings, normalize_database_url
-from tests.api.conftest import ADMIN_TOKEN, Api, assert_problem, make_client
-from tests.postgres import PostgresServer
+from tests.api.conftest import Api, assert_problem
 
 Errors = set[tuple[str, str]]
 
@@ -354,18 +351,10 @@ DECODING: list[tuple[str, Any, tuple[str, str]]] = [
 ]
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, str]]:
+@pytest.fixture(scope="module")
+def shared(module_api: Api) -> tuple[Api, str]:
     """One app per database for the refused requests: each case also proves it wrote nothing."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{Path(tmp_path_factory.mktemp('validation')) / 'procplane.db'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres")
-        url = server.create_database()
-    settings = Settings(database_url=normalize_database_url(url), bootstrap_token=ADMIN_TOKEN)
-    with make_client(settings) as client:
-        api = Api(client)
-        yield api, str(api.create_app()["id"])
+    return module_api, str(module_api.create_app()["id"])
 
 
 def errors_of(response: httpx.Response) -> Errors:

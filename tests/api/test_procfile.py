@@ -24,6 +24,12 @@ Some_Name: bin/some-thing --flag=a:b
 """
 
 
+@pytest.fixture(scope="module")
+def shared_app(module_api: Api) -> str:
+    """An application that every refused import of this module must leave without processes."""
+    return str(module_api.create_app()["id"])
+
+
 def put_procfile(
     api: Api, app_id: str, text: str | bytes, *, prune: bool = False, content_type: str = "text/plain"
 ) -> httpx.Response:
@@ -153,7 +159,8 @@ def test_prune_makes_room_for_a_new_web(api: Api, app_id: str) -> None:
     assert set(processes(api, app_id)) == {"web"}
 
 
-def test_malformed_lines_are_reported_with_their_numbers(api: Api, app_id: str) -> None:
+def test_malformed_lines_are_reported_with_their_numbers(module_api: Api, shared_app: str) -> None:
+    api, app_id = module_api, shared_app
     text = "\n".join(
         [
             "# comment",  # 1
@@ -176,7 +183,8 @@ def test_malformed_lines_are_reported_with_their_numbers(api: Api, app_id: str) 
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n   \n"])
-def test_a_procfile_without_processes(api: Api, app_id: str, text: str) -> None:
+def test_a_procfile_without_processes(module_api: Api, shared_app: str, text: str) -> None:
+    api, app_id = module_api, shared_app
     assert errors_of(put_procfile(api, app_id, text)) == [("procfile", "required", None)]
 
 
@@ -240,7 +248,8 @@ def test_app_json_cron_list(api: Api, app_id: str) -> None:
     assert processes(api, app_id)["cleanup"]["generation"] == 2
 
 
-def test_app_json_rules_name_the_entry(api: Api, app_id: str) -> None:
+def test_app_json_rules_name_the_entry(module_api: Api, shared_app: str) -> None:
+    api, app_id = module_api, shared_app
     document = {
         "cron": [
             {"command": "a", "schedule": "0 * * * *"},
@@ -281,13 +290,15 @@ def test_app_json_rules_name_the_entry(api: Api, app_id: str) -> None:
         ([{"command": "a", "schedule": "@daily"}], [("app_json", "invalid_type")]),
     ],
 )
-def test_app_json_shape(api: Api, app_id: str, document: Any, expected: list[tuple[str, str]]) -> None:
+def test_app_json_shape(module_api: Api, shared_app: str, document: Any, expected: list[tuple[str, str]]) -> None:
+    api, app_id = module_api, shared_app
     response = put_app_json(api, app_id, document)
     assert [(f, c) for f, c, _ in errors_of(response)] == expected
     assert processes(api, app_id) == {}
 
 
-def test_app_json_must_be_json(api: Api, app_id: str) -> None:
+def test_app_json_must_be_json(module_api: Api, shared_app: str) -> None:
+    api, app_id = module_api, shared_app
     response = api.put(
         f"/v1/applications/{app_id}/procfile", content=b"cron: []", headers={"Content-Type": "application/json"}
     )
@@ -295,17 +306,20 @@ def test_app_json_must_be_json(api: Api, app_id: str) -> None:
 
 
 @pytest.mark.parametrize("content_type", ["application/xml", "multipart/form-data; boundary=x", "text/yaml"])
-def test_other_content_types(api: Api, app_id: str, content_type: str) -> None:
+def test_other_content_types(module_api: Api, shared_app: str, content_type: str) -> None:
+    api, app_id = module_api, shared_app
     response = put_procfile(api, app_id, "web: a\n", content_type=content_type)
     assert_problem(response, 415, "unsupported_media_type")
     assert processes(api, app_id) == {}
 
 
-def test_procfile_must_be_utf8(api: Api, app_id: str) -> None:
+def test_procfile_must_be_utf8(module_api: Api, shared_app: str) -> None:
+    api, app_id = module_api, shared_app
     assert errors_of(put_procfile(api, app_id, b"web: caf\xe9\n")) == [("procfile", "invalid_encoding", None)]
 
 
-def test_procfile_size_limit(api: Api, app_id: str) -> None:
+def test_procfile_size_limit(module_api: Api, shared_app: str) -> None:
+    api, app_id = module_api, shared_app
     text = "web: a\n" + "# padding\n" * 7000
     assert errors_of(put_procfile(api, app_id, text)) == [("body", "too_long", None)]
 
