@@ -1,0 +1,117 @@
+"""Acting as a ServiceAccount of an installed release: its token, a kubeconfig with it, what
+the apiserver says it may do (SelfSubjectRulesReview, the API behind `kubectl auth can-i
+--list`), and a reconciler that runs with it."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from controlplane import db
+from controlplane.settings import Settings
+from localcluster import launcher
+from localcluster.testing import Kube
+from reconciler import kube as reconciler_kube
+from reconciler.runner import Reconciler
+
+
+def token(kube: Kube, namespace: str, name: str) -> str:
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}}
+    created = kube.create(f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", request)
+    return str(created["status"]["token"])
+
+
+def kubeconfig(cluster: launcher.LocalCluster, bearer: str, path: Path) -> Path:
+    """A kubeconfig that authenticates with `bearer` and nothing else (no client certificate)."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "local", "cluster": {"server": cluster.server_url,
+                                                   "certificate-authority": str(cluster.pki.ca.cert)}}],
+        "users": [{"name": "sa", "user": {"token": bearer}}],
+        "contexts": [{"name": "sa", "context": {"cluster": "local", "user": "sa"}}],
+        "current-context": "sa",
+    }  # fmt: skip
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def rules(cluster: launcher.LocalCluster, bearer: str, namespace: str) -> dict[str, Any]:
+    """What `kubectl auth can-i --list -n NAMESPACE` prints, as a mapping:
+    {"resources": {"resource.group[/subresource] [name]": [verbs]}, "non-resource URLs": {url: [verbs]}}."""
+    context = ssl.create_default_context(cafile=str(cluster.pki.ca.cert))
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectRulesReview",
+        "spec": {"namespace": namespace},
+    }
+    with httpx.Client(base_url=cluster.server_url, verify=context, headers={"Authorization": f"Bearer {bearer}"}) as c:
+        response = c.post("/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", json=review)
+    response.raise_for_status()
+    status = response.json()["status"]
+    assert not status.get("incomplete"), status.get("evaluationError")
+    resources: dict[str, set[str]] = {}
+    for rule in status.get("resourceRules") or []:
+        for group in rule.get("apiGroups") or [""]:
+            for resource in rule["resources"]:
+                # kubectl's spelling: deployments.apps, cronjobs.batch/finalizers, leases... [name]
+                plural, _, subresource = resource.partition("/")
+                base = f"{plural}.{group}" if group else plural
+                base += f"/{subresource}" if subresource else ""
+                for name in rule.get("resourceNames") or [None]:
+                    resources.setdefault(f"{base} [{name}]" if name else base, set()).update(rule["verbs"])
+    urls: dict[str, set[str]] = {}
+    for rule in status.get("nonResourceRules") or []:
+        for url in rule["nonResourceURLs"]:
+            urls.setdefault(url, set()).update(rule["verbs"])
+    return {
+        "resources": {key: sorted(verbs) for key, verbs in sorted(resources.items())},
+        "non-resource URLs": {key: sorted(verbs) for key, verbs in sorted(urls.items())},
+    }
+
+
+class ReconcilerAs:
+    """One reconciler replica in a thread of the test process (outside the cluster), talking to
+    the apiserver only through a kubeconfig that holds a ServiceAccount's token, and electing its
+    leader in `lease_namespace`, as the chart's reconciler Deployment does."""
+
+    def __init__(self, settings: Settings, kubeconfig_path: Path, lease_namespace: str) -> None:
+        factory = db.session_factory(db.create_engine(settings.database_url))
+        # The same constructor `procplane reconciler` uses for a kubeconfig.
+        api_client = reconciler_kube.new_api_client(str(kubeconfig_path))
+        self.reconciler = Reconciler(
+            settings, api_client, factory, workers=2, lease_namespace=lease_namespace, lease_seconds=6.0
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._main, daemon=True)
+        self.error: BaseException | None = None
+
+    def _main(self) -> None:
+        async def run() -> None:
+            self._loop = asyncio.get_running_loop()
+            self._stop = asyncio.Event()
+            self._started.set()
+            await self.reconciler.run(self._stop)
+
+        try:
+            asyncio.run(run())
+        except BaseException as exc:  # surfaced to the test
+            self.error = exc
+
+    def start(self) -> ReconcilerAs:
+        self._thread.start()
+        self._started.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
