@@ -17,7 +17,10 @@ from controlplane import db, migrate
 from controlplane.api import dependencies, problems, security
 from controlplane.api.applications import ApplicationController
 from controlplane.api.catalog import ApiKeyController, ResourceTypeController, healthz, readyz
+from controlplane.api.heartbeat_ping import PING_PATH_PATTERN, HeartbeatPingController
+from controlplane.api.observing import ObservingController
 from controlplane.api.processes import ProcessController, ProcfileController
+from controlplane.api.search import NodeController, ProcessSearchController
 from controlplane.services import api_keys, resource_types
 from controlplane.settings import Settings
 
@@ -49,12 +52,17 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
             ProcfileController,
             ResourceTypeController,
             ApiKeyController,
+            ObservingController,
+            ProcessSearchController,
+            NodeController,
         ],
         guards=[security.writers_only],
         security=[{"apiKey": []}],
     )
+    # Authenticated by the process's heartbeat token in the handler, not by the API-key middleware.
+    pings = Router(path="/v1", route_handlers=[HeartbeatPingController])
     return Litestar(
-        route_handlers=[v1, healthz, readyz],
+        route_handlers=[v1, pings, healthz, readyz],
         lifespan=[lifespan],
         state=State({"settings": settings, "session_factory": factory}),
         dependencies={
@@ -62,7 +70,11 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
             "settings": Provide(dependencies.provide_settings, sync_to_thread=False),
             "pagination": Provide(dependencies.provide_pagination, sync_to_thread=False),
         },
-        middleware=[DefineMiddleware(security.ApiKeyAuthentication, exclude=[r"^/healthz", r"^/readyz", r"^/schema"])],
+        middleware=[
+            DefineMiddleware(
+                security.ApiKeyAuthentication, exclude=[r"^/healthz", r"^/readyz", r"^/schema", PING_PATH_PATTERN]
+            )
+        ],
         exception_handlers=problems.EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
             title="procplane",

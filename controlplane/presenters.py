@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from controlplane import models, schemas
+import msgspec
+
+from controlplane import models, observed, schemas
+
+
+class Observation(msgspec.Struct, frozen=True):
+    """What the observer recorded of one process, for its representation."""
+
+    firing: tuple[str, ...] = ()
+    last_sample: models.ProcessSample | None = None
+    heartbeat: str | None = None
 
 
 def timestamp(value: datetime) -> str:
@@ -48,9 +58,18 @@ def process(
     resource_type: models.ResourceType,
     status: models.ProcessStatus | None,
     cluster_domain: str,
+    observation: Observation | None = None,
 ) -> schemas.ProcessOut:
+    seen = observation or Observation()
+    sample = seen.last_sample
     return schemas.ProcessOut(
-        status=status.state if status else "pending",
+        status=observed.presented_state(status.state if status else "pending", bool(seen.firing)),
+        alerted_state=list(seen.firing),
+        last_count=sample.count if sample else None,
+        last_cpu_pct=sample.cpu_pct if sample else None,
+        last_memory_pct=sample.memory_pct if sample else None,
+        last_sample_at=timestamp(sample.recorded_at) if sample else None,
+        heartbeat_status=seen.heartbeat,
         desired_instances=status.desired_instances if status else 0,
         ready_instances=status.ready_instances if status else 0,
         observed_generation=status.observed_generation if status else None,
@@ -107,4 +126,108 @@ def api_key(row: models.ApiKey) -> schemas.ApiKeyOut:
         created_at=timestamp(row.created_at),
         last_used_at=optional_timestamp(row.last_used_at),
         revoked_at=optional_timestamp(row.revoked_at),
+    )
+
+
+# ---- observing what runs ----
+
+
+def instance(row: models.ProcessInstance) -> schemas.InstanceOut:
+    return schemas.InstanceOut(
+        name=row.name,
+        process_id=row.process_id,
+        app_id=row.app_id,
+        namespace=row.namespace,
+        node=row.node,
+        phase=row.phase,
+        state=row.state,
+        state_reason=row.state_reason,
+        ready=row.ready,
+        restarts=row.restarts,
+        image=row.image,
+        started_at=optional_timestamp(row.started_at),
+        last_termination_reason=row.last_termination_reason,
+        last_exit_code=row.last_exit_code,
+        last_terminated_at=optional_timestamp(row.last_terminated_at),
+        cpu_millicores=row.cpu_millicores,
+        memory_bytes=row.memory_bytes,
+        cpu_pct=row.cpu_pct,
+        memory_pct=row.memory_pct,
+        created_at=optional_timestamp(row.created_at),
+        observed_at=timestamp(row.observed_at),
+    )
+
+
+def sample(row: models.ProcessSample) -> schemas.SampleOut:
+    assert row.id is not None, "samples are read back from the database"
+    return schemas.SampleOut(
+        id=row.id,
+        process_id=row.process_id,
+        count=row.count,
+        ready_count=row.ready_count,
+        restarts=row.restarts,
+        cpu_millicores=row.cpu_millicores,
+        memory_bytes=row.memory_bytes,
+        cpu_pct=row.cpu_pct,
+        memory_pct=row.memory_pct,
+        oldest_start_unix=row.oldest_start_unix,
+        resolution_seconds=row.resolution_seconds,
+        recorded_at=timestamp(row.recorded_at),
+    )
+
+
+def alert_rules(
+    process_id: str,
+    row: models.ProcessAlertRules | None,
+    states: list[models.ProcessAlertState],
+    *,
+    show_secret: bool,
+) -> schemas.AlertRulesOut:
+    rules = row or models.ProcessAlertRules(process_id=process_id, webhook_secret="")
+    return schemas.AlertRulesOut(
+        process_id=process_id,
+        alert_on_down=rules.alert_on_down,
+        alert_on_restart=rules.alert_on_restart,
+        alert_on_cpu=rules.alert_on_cpu,
+        alert_on_memory=rules.alert_on_memory,
+        cpu_threshold_pct=rules.cpu_threshold_pct,
+        memory_threshold_pct=rules.memory_threshold_pct,
+        webhook_url=rules.webhook_url,
+        webhook_secret=rules.webhook_secret if show_secret and row is not None else None,
+        alerted_state=[s.rule for s in states if s.firing],
+        alerts=[
+            schemas.AlertStateOut(rule=s.rule, firing=s.firing, message=s.message, since=timestamp(s.since))
+            for s in states
+        ],
+        updated_at=timestamp(row.updated_at) if row is not None else None,
+    )
+
+
+def heartbeat(row: models.ProcessHeartbeat, now: datetime) -> schemas.HeartbeatOut:
+    return schemas.HeartbeatOut(
+        process_id=row.process_id,
+        interval_seconds=row.interval_seconds,
+        status=observed.heartbeat_status(row.status, row.next_heartbeat_at, now),
+        last_heartbeat_at=timestamp(row.last_heartbeat_at),
+        next_heartbeat_at=timestamp(row.next_heartbeat_at),
+        token_prefix=row.token_prefix,
+        created_at=timestamp(row.created_at),
+    )
+
+
+def webhook_delivery(row: models.WebhookDelivery) -> schemas.WebhookDeliveryOut:
+    return schemas.WebhookDeliveryOut(
+        id=row.id,
+        process_id=row.process_id,
+        event=row.event,
+        rule=row.rule,
+        url=row.url,
+        status=row.status,
+        attempts=row.attempts,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        payload=row.payload,
+        created_at=timestamp(row.created_at),
+        next_attempt_at=timestamp(row.next_attempt_at) if row.status == "pending" else None,
+        delivered_at=optional_timestamp(row.delivered_at),
     )

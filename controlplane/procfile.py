@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from controlplane import validation
 from controlplane.errors import FieldError, ValidationFailed
 
 PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+)\s*:\s*(.*)$")
@@ -54,6 +55,8 @@ def entry_key(name: str) -> str:
 
 
 def parse_procfile(text: str) -> list[DeclaredProcess]:
+    if "\x00" in text:
+        raise ValidationFailed([FieldError("procfile", "invalid_character", "must not contain NUL characters")])
     errors: list[FieldError] = []
     declared: list[DeclaredProcess] = []
     seen: dict[str, int] = {}
@@ -108,6 +111,8 @@ def parse_app_json(body: bytes) -> list[DeclaredProcess]:
         raise ValidationFailed([FieldError("app_json", "invalid_json", str(exc))]) from exc
     if not isinstance(document, dict):
         raise ValidationFailed([FieldError("app_json", "invalid_type", "must be a JSON object")])
+    if nul := validation.nul_errors(document):
+        raise ValidationFailed(nul)
     errors = [
         FieldError(name, "unknown_field", "not an app.json field") for name in document if name not in APP_JSON_KEYS
     ]

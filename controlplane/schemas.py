@@ -195,6 +195,13 @@ class ProcessEnvelope(Response):
     process: ProcessOut
 
 
+    # What the observer last recorded (seed 002): firing alert rules, the last sample, heartbeat.
+    alerted_state: list[str] = msgspec.field(default_factory=list)
+    last_count: int | None = None
+    last_cpu_pct: float | None = None
+    last_memory_pct: float | None = None
+    last_sample_at: str | None = None
+    heartbeat_status: str | None = None
 class Page(Response):
     total: int
     offset: int
@@ -268,3 +275,196 @@ class ProcfileResult(Response):
     updated: list[str]
     unchanged: list[str]
     removed: list[str]
+
+
+# ---- observing what runs ----
+
+
+class AlertRulesUpdate(Request):
+    """Seed 002's alert flags and thresholds, and where notifications go."""
+
+    alert_on_down: bool | UnsetType = UNSET
+    alert_on_restart: bool | UnsetType = UNSET
+    alert_on_cpu: bool | UnsetType = UNSET
+    alert_on_memory: bool | UnsetType = UNSET
+    cpu_threshold_pct: float | UnsetType = UNSET
+    memory_threshold_pct: float | UnsetType = UNSET
+    webhook_url: str | UnsetType | None = UNSET
+    rotate_webhook_secret: bool | UnsetType = UNSET
+
+
+class HeartbeatUpdate(Request, kw_only=True):
+    interval_seconds: int
+    rotate_token: bool | UnsetType = UNSET
+
+
+class AlertStateOut(Response):
+    rule: str
+    firing: bool
+    message: str
+    since: str
+
+
+class AlertRulesOut(Response):
+    process_id: str
+    alert_on_down: bool
+    alert_on_restart: bool
+    alert_on_cpu: bool
+    alert_on_memory: bool
+    cpu_threshold_pct: float
+    memory_threshold_pct: float
+    webhook_url: str | None
+    # Shown to admin and deployer keys only; null for viewers.
+    webhook_secret: str | None
+    # The rules firing now (seed 002's alerted_state), and every rule's last verdict.
+    alerted_state: list[str]
+    alerts: list[AlertStateOut]
+    updated_at: str | None
+
+
+class AlertRulesEnvelope(Response):
+    alert_rules: AlertRulesOut
+
+
+class InstanceOut(Response):
+    name: str
+    process_id: str
+    app_id: str
+    namespace: str
+    node: str | None
+    phase: str
+    state: str
+    state_reason: str | None
+    ready: bool
+    restarts: int
+    image: str | None
+    started_at: str | None
+    last_termination_reason: str | None
+    last_exit_code: int | None
+    last_terminated_at: str | None
+    cpu_millicores: float | None
+    memory_bytes: int | None
+    cpu_pct: float | None
+    memory_pct: float | None
+    created_at: str | None
+    observed_at: str
+
+
+class InstanceList(Response):
+    data: list[InstanceOut]
+
+
+class InstanceEnvelope(Response):
+    instance: InstanceOut
+
+
+class SampleOut(Response):
+    id: int
+    process_id: str
+    count: int
+    ready_count: int
+    restarts: int
+    cpu_millicores: float | None
+    memory_bytes: int | None
+    cpu_pct: float | None
+    memory_pct: float | None
+    oldest_start_unix: int | None
+    resolution_seconds: int
+    recorded_at: str
+
+
+class SampleList(Response):
+    data: list[SampleOut]
+    samples_total: int
+    recent_restarts: int
+
+
+class MetricPoint(Response):
+    timestamp: str
+    value: float | None
+
+
+class MetricSeries(Response):
+    metric: str
+    unit: str
+    interval_in_seconds: int
+    from_: str = msgspec.field(name="from")
+    to: str = msgspec.field(default="")
+    data: list[MetricPoint] = msgspec.field(default_factory=list)
+
+
+class HeartbeatOut(Response):
+    process_id: str
+    interval_seconds: int
+    status: str
+    last_heartbeat_at: str
+    next_heartbeat_at: str
+    token_prefix: str
+    created_at: str
+
+
+class HeartbeatEnvelope(Response, omit_defaults=True):
+    heartbeat: HeartbeatOut
+    # Only in the response that issues it: keep it, it is stored as a hash.
+    token: str | None = None
+
+
+class WebhookDeliveryOut(Response):
+    id: str
+    process_id: str
+    event: str
+    rule: str
+    url: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    payload: dict[str, Any]
+    created_at: str
+    next_attempt_at: str | None
+    delivered_at: str | None
+
+
+class WebhookDeliveryList(Response):
+    data: list[WebhookDeliveryOut]
+
+
+class ProcessSummary(Response):
+    id: str
+    app_id: str
+    application: str
+    key: str
+    type: str
+    display_name: str
+    status: str
+    tags: list[str]
+    instances: int | None
+    ready_instances: int
+    last_sample_at: str | None
+    heartbeat: str | None
+    created_at: str
+
+
+class CursorPage(Response):
+    after: str | None
+    size: int
+
+
+class SearchMeta(Response):
+    page: CursorPage
+
+
+class ProcessSearchResult(Response):
+    data: list[ProcessSummary]
+    meta: SearchMeta
+
+
+class NodeInstances(Response):
+    node: str
+    status: str  # ok: the node is known and its instances are listed
+    ready: bool
+    instances: list[InstanceOut]
+
+
+class NodeInstancesResult(Response):
+    results: list[NodeInstances]

@@ -50,6 +50,9 @@ class ProcessDraft(msgspec.Struct, kw_only=True):
     job_start_policy: str | None
     liveness_probe: dict[str, Any] | None
     readiness_probe: dict[str, Any] | None
+    job_timeout_seconds: int | None = None
+    job_retries: int | None = None
+    job_ttl_seconds: int | None = None
 
 
 def _length(errors: list[FieldError], field: str, value: str, low: int, high: int) -> None:
@@ -62,6 +65,25 @@ def _length(errors: list[FieldError], field: str, value: str, low: int, high: in
 def _range(errors: list[FieldError], field: str, value: int, low: int, high: int) -> None:
     if not low <= value <= high:
         errors.append(FieldError(field, "out_of_range", f"must be between {low} and {high}"))
+
+
+def nul_errors(value: Any, path: str = "") -> list[FieldError]:
+    """PostgreSQL text cannot hold NUL characters, so no string of a request may contain one."""
+    if isinstance(value, str):
+        return (
+            [FieldError(path or "body", "invalid_character", "must not contain NUL characters")]
+            if "\x00" in value
+            else []
+        )
+    errors: list[FieldError] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            field = f"{path}.{key}" if path else str(key)
+            errors += nul_errors(key, field) + nul_errors(item, field)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            errors += nul_errors(item, f"{path}[{index}]")
+    return errors
 
 
 def application_name_errors(name: str) -> list[FieldError]:
@@ -270,6 +292,17 @@ def process_errors(draft: ProcessDraft, app_name: str) -> list[FieldError]:
             errors.append(FieldError(field, "not_allowed_for_type", "only cron processes take this field"))
         elif value is not None:
             errors += check(value)
+    for field, value, high in (
+        ("job_timeout_seconds", draft.job_timeout_seconds, 86400),
+        ("job_retries", draft.job_retries, 10),
+        ("job_ttl_seconds", draft.job_ttl_seconds, 7 * 86400),
+    ):
+        if value is None:
+            continue
+        if draft.type != "job":
+            errors.append(FieldError(field, "not_allowed_for_type", "only job processes take this field"))
+        else:
+            _range(errors, field, value, 1 if field == "job_timeout_seconds" else 0, high)
     if draft.type != "job" and draft.job_start_policy is not None:
         errors.append(FieldError("job_start_policy", "not_allowed_for_type", "only job processes take this field"))
     return errors

@@ -95,9 +95,3 @@ def transitions(firing_before: Mapping[str, bool], verdicts: Mapping[str, Verdic
         for rule, verdict in verdicts.items()
         if verdict.firing != firing_before.get(rule, False)
     ]
-
-
-def presented_state(state: str, firing: bool) -> str:
-    """The status the API shows: ``alerting`` when an instance runs but a rule fires (seed 002:
-    "running but currently alerting"); every other state as computed."""
-    return "alerting" if state == "up" and firing else state

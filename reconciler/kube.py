@@ -70,6 +70,9 @@ KINDS: dict[str, Kind] = {
         Kind("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", False),
         Kind("procplane.dev/v1alpha1", "Application", "applications", False),
         Kind("procplane.dev/v1alpha1", "Process", "processes", True),
+        # Read by the observer: node routing, and pod usage from the cluster's metrics API.
+        Kind("v1", "Node", "nodes", False),
+        Kind("metrics.k8s.io/v1beta1", "PodMetrics", "pods", True),
     )
 }
 
@@ -135,6 +138,11 @@ class Kube:
         self._sleep = sleep
         self.write_allowed = write_allowed
         self.requests = RequestCounter()
+
+    def sibling(self, *, max_attempts: int = 2, timeout: float = 10.0) -> Kube:
+        """A client on the same connection with its own request counter and a shorter retry
+        policy, for readers (the observer) whose requests must not count as reconcile traffic."""
+        return Kube(self._api, max_attempts=max_attempts, timeout=timeout, sleep=self._sleep)
 
     # ---- transport ----
 

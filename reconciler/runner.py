@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from controlplane import changes
 from controlplane.settings import Settings
-from reconciler import errors, spec
+from reconciler import errors, observer, spec
 from reconciler.cache import ClusterCache
 from reconciler.kube import Kube
 from reconciler.leader import LeaderElector
@@ -167,6 +167,7 @@ class Reconciler:
         unsubscribe = changes.bus.subscribe(wake)
         tasks: list[asyncio.Task[None]] = [asyncio.create_task(self._work()) for _ in range(self.workers)]
         tasks.append(asyncio.create_task(self._resync_forever()))
+        tasks += observer.start(self.settings, self.kube, self.cache, self.source.factory)
         if make_url(self.settings.database_url).get_backend_name() == "postgresql":
             tasks.append(asyncio.create_task(self._listen_postgres()))
         try:

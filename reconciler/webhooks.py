@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets
 from typing import Any
 
 import httpx
@@ -26,10 +25,6 @@ SIGNATURE_HEADER = "Procplane-Signature"
 EVENT_HEADER = "Procplane-Event"
 DELIVERY_HEADER = "Procplane-Delivery"
 USER_AGENT = "procplane-webhooks/1"
-
-
-def new_secret() -> str:
-    return "whsec_" + secrets.token_hex(24)
 
 
 def body_of(payload: dict[str, Any]) -> bytes:

@@ -85,6 +85,7 @@ class ProcessController(Controller):
 class ProcfileController(Controller):
     path = "/applications/{app_id:str}/procfile"
     tags = ["processes"]
+    before_request = staticmethod(strict_body.decode_strictly)
     dependencies = {"processes": Provide(provide_processes, sync_to_thread=False)}
 
     @put(

@@ -18,6 +18,7 @@ from controlplane.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
+from controlplane.services import observing
 from controlplane.services.resource_types import resource_type_id
 from controlplane.settings import Settings
 from controlplane.validation import ProcessDraft
@@ -80,7 +81,8 @@ class ProcessService:
         resource_type = await repository.get_resource_type(self.session, row.resource_type_id)
         assert resource_type is not None, "resource_type_id is a foreign key"
         status = await self.session.get(models.ProcessStatus, row.id)
-        return presenters.process(app, row, resource_type, status, self.settings.cluster_domain)
+        seen = await observing.observation_of(self.session, row.id, observing.utcnow())
+        return presenters.process(app, row, resource_type, status, self.settings.cluster_domain, seen)
 
     async def list(self, app_id: str, offset: int, limit: int) -> schemas.ProcessList:
         app = await self.application(app_id)

@@ -154,6 +154,7 @@ def test_invalid_images(module_api: Api, target: dict[str, Any], image: str, cod
             },
         ),
         ({"name": "ok", "display_name": "x" * 256}, {("display_name", "too_long")}),
+        ({"name": "ok", "display_name": "\x00"}, {("display_name", "invalid_character")}),
     ],
 )
 def test_create_refuses(
@@ -264,6 +265,13 @@ def test_unknown_application(
     assert_unchanged(module_api, target)
 
 
+@pytest.mark.parametrize("suffix", ["", "/processes", "/processes/%00", "/config-vars"])
+def test_an_id_with_a_nul_character_is_not_found(module_api: Api, target: dict[str, Any], suffix: str) -> None:
+    app = "%00" if "%00" not in suffix else target["id"]
+    assert_problem(module_api.get(f"/v1/applications/{app}{suffix}"), 404, "not_found")
+    assert_unchanged(module_api, target)
+
+
 def test_list_and_pagination(api: Api) -> None:
     created = [api.create_app(f"app-{i}") for i in range(7)]
     listed = api.get("/v1/applications").json()
@@ -352,6 +360,7 @@ def test_config_var_values_are_never_returned(api: Api, app_id: str) -> None:
             },
         ),
         ({}, {("vars", "required")}),
+        ({"A": "x\x00y"}, {("vars.A", "invalid_character")}),
     ],
 )
 def test_config_vars_refuse(

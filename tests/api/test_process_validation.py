@@ -346,6 +346,14 @@ DECODING: list[tuple[str, Any, tuple[str, str]]] = [
         {**BASES["web"], "liveness_probe": {"exec": {}}},
         ("liveness_probe.exec.command", "required"),
     ),
+    # PostgreSQL text cannot hold NUL: refused the same way on both databases.
+    ("nul-in-display-name", {**BASES["worker"], "display_name": "a\x00b"}, ("display_name", "invalid_character")),
+    ("nul-in-entrypoint", {**BASES["worker"], "entrypoint": "run\x00"}, ("entrypoint", "invalid_character")),
+    (
+        "nul-in-probe-header",
+        {**BASES["web"], "liveness_probe": {"httpGet": {"port": 80, "httpHeaders": [{"name": "a", "value": "\x00"}]}}},
+        ("liveness_probe.httpGet.httpHeaders[0].value", "invalid_character"),
+    ),
     ("body-array", [BASES["worker"]], ("body", "invalid_type")),
     ("body-string", "worker", ("body", "invalid_type")),
 ]

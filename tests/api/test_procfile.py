@@ -318,6 +318,14 @@ def test_procfile_must_be_utf8(module_api: Api, shared_app: str) -> None:
     assert errors_of(put_procfile(api, app_id, b"web: caf\xe9\n")) == [("procfile", "invalid_encoding", None)]
 
 
+def test_nul_characters_are_refused(module_api: Api, shared_app: str) -> None:
+    api, app_id = module_api, shared_app
+    assert errors_of(put_procfile(api, app_id, "web: a\x00\n")) == [("procfile", "invalid_character", None)]
+    response = put_app_json(api, app_id, {"cron": [{"command": "a\x00", "schedule": "@daily"}]})
+    assert errors_of(response) == [("cron[0].command", "invalid_character", None)]
+    assert processes(api, app_id) == {}
+
+
 def test_procfile_size_limit(module_api: Api, shared_app: str) -> None:
     api, app_id = module_api, shared_app
     text = "web: a\n" + "# padding\n" * 7000

@@ -140,3 +140,9 @@ def test_app_json_derived_keys_are_stable_and_distinct() -> None:
 )
 def test_app_json_shape(body: bytes, expected: list[tuple[str, str, int | None]]) -> None:
     assert refused(procfile.parse_app_json, body) == expected
+
+
+def test_nul_characters() -> None:
+    assert refused(procfile.parse_procfile, "web: a\x00") == [("procfile", "invalid_character", None)]
+    body = b'{"cron": [{"command": "a", "schedule": "@daily", "key": "k\\u0000"}]}'
+    assert refused(procfile.parse_app_json, body) == [("cron[0].key", "invalid_character", None)]

@@ -328,3 +328,17 @@ def test_every_bad_field_is_reported_at_once() -> None:
             ("job_start_policy", "not_allowed_for_type"),
         ]
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("plain", []),
+        ("a\x00", [("body", "invalid_character")]),
+        ({"a": ["x", {"b": "\x00"}]}, [("a[1].b", "invalid_character")]),
+        ({"k\x00": "v"}, [("k\x00", "invalid_character")]),
+        ({"n": 1, "t": True, "z": None}, []),
+    ],
+)
+def test_nul_characters(value: Any, expected: Errors) -> None:
+    assert pairs(validation.nul_errors(value)) == expected

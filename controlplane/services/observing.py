@@ -1,0 +1,151 @@
+"""Reading what the observer recorded: instances, samples, metric series, alert rules and their
+notifications. The API never asks the cluster; the reconciler's observer writes all of this."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from msgspec import UNSET
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from controlplane import models, observed, presenters, repository, schemas, timeseries
+from controlplane.alert_validation import alert_rules_errors
+from controlplane.errors import FieldError, NotFound, ValidationFailed
+from controlplane.settings import Settings
+
+RECENT_SAMPLES = 100
+RESTART_WINDOW = timedelta(hours=24)
+MAX_INTERVAL_SECONDS = 86_400
+DEFAULT_INTERVAL_SECONDS = 60
+DEFAULT_METRIC_SPAN = timedelta(hours=1)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+async def observation_of(session: AsyncSession, process_id: str, now: datetime) -> presenters.Observation:
+    """What a process's representation shows of its observation."""
+    firing = tuple(s.rule for s in await repository.alert_states_of(session, process_id) if s.firing)
+    beat = await repository.heartbeat_of(session, process_id)
+    return presenters.Observation(
+        firing=firing,
+        last_sample=await repository.latest_sample(session, process_id),
+        heartbeat=observed.heartbeat_status(beat.status, beat.next_heartbeat_at, now) if beat else None,
+    )
+
+
+class ObservingService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+
+    async def process(self, app_id: str, process_id: str) -> models.Process:
+        if await repository.get_application(self.session, app_id) is None:
+            raise NotFound(f"Application {app_id} does not exist")
+        row = await repository.get_process(self.session, app_id, process_id)
+        if row is None:
+            raise NotFound(f"Process {process_id} does not exist in application {app_id}")
+        return row
+
+    async def instances(self, app_id: str, process_id: str) -> schemas.InstanceList:
+        row = await self.process(app_id, process_id)
+        return schemas.InstanceList(
+            data=[presenters.instance(i) for i in await repository.instances_of(self.session, row.id)]
+        )
+
+    async def instance(self, app_id: str, process_id: str, name: str) -> schemas.InstanceEnvelope:
+        row = await self.process(app_id, process_id)
+        found = await repository.get_instance(self.session, row.id, name)
+        if found is None:
+            raise NotFound(f"Process {process_id} has no instance {name}")
+        return schemas.InstanceEnvelope(presenters.instance(found))
+
+    async def samples(self, app_id: str, process_id: str, limit: int) -> schemas.SampleList:
+        if not 1 <= limit <= RECENT_SAMPLES:
+            raise ValidationFailed([FieldError("limit", "out_of_range", f"must be between 1 and {RECENT_SAMPLES}")])
+        row = await self.process(app_id, process_id)
+        rows, total = await repository.recent_samples(self.session, row.id, limit)
+        restarts = await repository.restarts_since(self.session, row.id, utcnow() - RESTART_WINDOW)
+        return schemas.SampleList(
+            data=[presenters.sample(s) for s in rows], samples_total=total, recent_restarts=restarts
+        )
+
+    async def metric(
+        self, app_id: str, process_id: str, metric: str, raw_from: str | None, raw_to: str | None, interval: int
+    ) -> schemas.MetricSeries:
+        if metric not in timeseries.METRICS:
+            raise NotFound(f"Unknown metric {metric!r}; one of {', '.join(timeseries.METRICS)}")
+        errors: list[FieldError] = []
+        if not 1 <= interval <= MAX_INTERVAL_SECONDS:
+            errors.append(
+                FieldError("interval_in_seconds", "out_of_range", f"must be between 1 and {MAX_INTERVAL_SECONDS}")
+            )
+        span = timeseries.window(raw_from, raw_to, utcnow(), DEFAULT_METRIC_SPAN)
+        if isinstance(span, list):
+            errors += span
+        if errors:
+            raise ValidationFailed(errors)
+        assert not isinstance(span, list)
+        start, end = span
+        if timeseries.point_count(start, end, interval) > timeseries.MAX_POINTS:
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        "interval_in_seconds",
+                        "too_many_points",
+                        f"the window holds more than {timeseries.MAX_POINTS} intervals; widen the interval",
+                    )
+                ]
+            )
+        row = await self.process(app_id, process_id)
+        samples = await repository.samples_between(self.session, row.id, start, end)
+        return schemas.MetricSeries(
+            metric=metric,
+            unit=timeseries.METRICS[metric],
+            interval_in_seconds=interval,
+            from_=presenters.timestamp(start),
+            to=presenters.timestamp(end),
+            data=[
+                schemas.MetricPoint(timestamp=presenters.timestamp(at), value=value)
+                for at, value in timeseries.series(metric, samples, start, end, interval)
+            ],
+        )
+
+    async def alert_rules(self, app_id: str, process_id: str, *, show_secret: bool) -> schemas.AlertRulesEnvelope:
+        row = await self.process(app_id, process_id)
+        rules = await repository.alert_rules_of(self.session, row.id)
+        states = await repository.alert_states_of(self.session, row.id)
+        return schemas.AlertRulesEnvelope(presenters.alert_rules(row.id, rules, states, show_secret=show_secret))
+
+    async def update_alert_rules(
+        self, app_id: str, process_id: str, data: schemas.AlertRulesUpdate
+    ) -> schemas.AlertRulesEnvelope:
+        errors = alert_rules_errors(data)
+        if errors:
+            raise ValidationFailed(errors)
+        row = await self.process(app_id, process_id)
+        rules = await repository.alert_rules_of(self.session, row.id)
+        if rules is None:
+            rules = models.ProcessAlertRules(
+                process_id=row.id, webhook_secret=observed.new_webhook_secret(), updated_at=utcnow()
+            )
+            self.session.add(rules)
+        for name in schemas.AlertRulesUpdate.__struct_fields__:
+            value = getattr(data, name)
+            if name == "rotate_webhook_secret":
+                if value is True:
+                    rules.webhook_secret = observed.new_webhook_secret()
+            elif value is not UNSET:
+                setattr(rules, name, float(value) if name.endswith("_pct") else value)
+        rules.updated_at = utcnow()
+        await self.session.commit()
+        states = await repository.alert_states_of(self.session, row.id)
+        return schemas.AlertRulesEnvelope(presenters.alert_rules(row.id, rules, states, show_secret=True))
+
+    async def deliveries(self, app_id: str, process_id: str, limit: int) -> schemas.WebhookDeliveryList:
+        if not 1 <= limit <= RECENT_SAMPLES:
+            raise ValidationFailed([FieldError("limit", "out_of_range", f"must be between 1 and {RECENT_SAMPLES}")])
+        row = await self.process(app_id, process_id)
+        rows = await repository.deliveries_of(self.session, row.id, limit)
+        return schemas.WebhookDeliveryList(data=[presenters.webhook_delivery(d) for d in rows])
