@@ -189,12 +189,6 @@ class ProcessOut(Response):
     ready_instances: int
     observed_generation: int | None
     conditions: list[dict[str, Any]]
-
-
-class ProcessEnvelope(Response):
-    process: ProcessOut
-
-
     # What the observer last recorded (seed 002): firing alert rules, the last sample, heartbeat.
     alerted_state: list[str] = msgspec.field(default_factory=list)
     last_count: int | None = None
@@ -202,6 +196,12 @@ class ProcessEnvelope(Response):
     last_memory_pct: float | None = None
     last_sample_at: str | None = None
     heartbeat_status: str | None = None
+
+
+class ProcessEnvelope(Response):
+    process: ProcessOut
+
+
 class Page(Response):
     total: int
     offset: int
