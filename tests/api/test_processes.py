@@ -367,3 +367,23 @@ def test_plan_limit_per_process(limited: Api, scaling: dict[str, Any]) -> None:
     assert api.get(process_path(created)).json()["process"] == created
     at_limit = {"type": "manual", "config": {"instanceCount": 3}}
     assert api.patch(process_path(created), json={"scaling_strategy": at_limit}).status_code == 200
+
+
+def test_deleting_a_process_or_its_application_takes_its_runs(api: Api, app_id: str) -> None:
+    cron = api.create_process(app_id, key="report", type="cron", schedule="@hourly", time_zone="UTC")
+    other = api.create_process(app_id, key="cleanup", type="cron", schedule="@daily", time_zone="UTC")
+    for process in (cron, other):
+        assert api.post(f"{process_path(process)}/trigger").status_code == 202
+    assert len(api.get(f"{process_path(cron)}/runs").json()["data"]) == 1
+    assert api.delete(process_path(cron)).status_code == 204
+    assert_problem(api.get(f"{process_path(cron)}/runs"), 404, "not_found")
+    assert api.delete(f"/v1/applications/{app_id}").status_code == 204
+    assert_problem(api.get(process_path(other)), 404, "not_found")
+
+
+def test_only_a_cron_process_runs_on_demand(api: Api, app_id: str) -> None:
+    for key, process_type in (("web", "web"), ("worker", "worker"), ("migrate", "job")):
+        process = api.create_process(app_id, key=key, type=process_type)
+        body = assert_problem(api.post(f"{process_path(process)}/trigger"), 400, "validation_failed")
+        assert [(e["field"], e["code"]) for e in body["errors"]] == [("type", "not_allowed_for_type")]
+        assert api.get(f"{process_path(process)}/runs").json() == {"data": []}
