@@ -43,6 +43,8 @@ class Application(SQLModel, table=True):
     image: str | None = Field(default=None, max_length=512)
     # Bumped with every config-var change so the reconciler can tell the Secret is stale.
     config_generation: int = 1
+    # Set by a successful restart release: a new value rolls every pod without a new image.
+    restart_token: str | None = Field(default=None, max_length=36)
     created_at: datetime = _timestamp()
     updated_at: datetime = _timestamp()
 
@@ -93,6 +95,10 @@ class Process(SQLModel, table=True):
     job_start_policy: str | None = Field(default=None, max_length=32)
     liveness_probe: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
     readiness_probe: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
+    # Job processes only: how each release's Job of this process runs.
+    job_timeout_seconds: int | None = None
+    job_retries: int | None = None
+    job_ttl_seconds: int | None = None
     # Bumped in the same transaction as every spec change; the reconciler reports the one it applied.
     generation: int = 1
     created_at: datetime = _timestamp()
@@ -311,3 +317,63 @@ class ClusterNode(SQLModel, table=True):
     node_labels: dict[str, str] = Field(sa_column=sa.Column("labels", sa.JSON, nullable=False))
     ready: bool = False
     observed_at: datetime = _timestamp()
+
+
+RELEASE_ACTIVE_STATUSES = ("pending", "running_pre_jobs", "rolling_out", "running_post_jobs")
+
+
+class Release(SQLModel, table=True):
+    """Release N of an application: an image, the process specs it was made with, and how its
+    deployment went. At most one release per application is active (partial unique index)."""
+
+    __tablename__ = "releases"
+    __table_args__ = (
+        sa.UniqueConstraint("app_id", "number", name="uq_releases_app_number"),
+        sa.Index(
+            "uq_releases_one_active",
+            "app_id",
+            unique=True,
+            sqlite_where=sa.text("status IN ('pending', 'running_pre_jobs', 'rolling_out', 'running_post_jobs')"),
+            postgresql_where=sa.text(
+                "status IN ('pending', 'running_pre_jobs', 'rolling_out', 'running_post_jobs')"
+            ),
+        ),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    app_id: str = Field(
+        sa_column=sa.Column(sa.String(36), sa.ForeignKey("applications.id", ondelete="CASCADE"), nullable=False)
+    )
+    number: int
+    image: str = Field(max_length=512)
+    is_restart: bool = False
+    rollback_of: str | None = Field(default=None, max_length=36)
+    status: str = Field(max_length=24)
+    # Which post-deployment jobs run: set when the rollout (or the pre jobs) settle.
+    outcome: str | None = Field(default=None, max_length=16)
+    failure_reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    snapshot: list[dict[str, Any]] = Field(sa_column=sa.Column(sa.JSON, nullable=False))
+    created_by: str = Field(max_length=100)
+    created_at: datetime = _timestamp()
+    pre_jobs_started_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    rollout_started_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    post_jobs_started_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    finished_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+
+
+class ReleaseJob(SQLModel, table=True):
+    """One Job of one job process in one release, named deterministically so it runs once."""
+
+    __tablename__ = "release_jobs"
+
+    release_id: str = Field(
+        sa_column=sa.Column(sa.String(36), sa.ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True)
+    )
+    key: str = Field(primary_key=True, max_length=64)
+    policy: str = Field(max_length=32)
+    job_name: str = Field(max_length=63)
+    status: str = Field(max_length=16)
+    exit_code: int | None = None
+    reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    started_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+    finished_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))

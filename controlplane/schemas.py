@@ -102,6 +102,9 @@ class ProcessFields(Request):
     job_start_policy: JobStartPolicy | UnsetType | None = UNSET
     liveness_probe: Probe | UnsetType | None = UNSET
     readiness_probe: Probe | UnsetType | None = UNSET
+    job_timeout_seconds: int | UnsetType | None = UNSET
+    job_retries: int | UnsetType | None = UNSET
+    job_ttl_seconds: int | UnsetType | None = UNSET
 
 
 class ProcessCreate(ProcessFields, kw_only=True):
@@ -179,6 +182,9 @@ class ProcessOut(Response):
     job_start_policy: str | None
     liveness_probe: dict[str, Any] | None
     readiness_probe: dict[str, Any] | None
+    job_timeout_seconds: int | None
+    job_retries: int | None
+    job_ttl_seconds: int | None
     internal_hostname: str
     generation: int
     created_at: str

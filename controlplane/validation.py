@@ -292,17 +292,17 @@ def process_errors(draft: ProcessDraft, app_name: str) -> list[FieldError]:
             errors.append(FieldError(field, "not_allowed_for_type", "only cron processes take this field"))
         elif value is not None:
             errors += check(value)
-    for field, value, high in (
+    for job_field, setting, high in (
         ("job_timeout_seconds", draft.job_timeout_seconds, 86400),
         ("job_retries", draft.job_retries, 10),
         ("job_ttl_seconds", draft.job_ttl_seconds, 7 * 86400),
     ):
-        if value is None:
+        if setting is None:
             continue
         if draft.type != "job":
-            errors.append(FieldError(field, "not_allowed_for_type", "only job processes take this field"))
+            errors.append(FieldError(job_field, "not_allowed_for_type", "only job processes take this field"))
         else:
-            _range(errors, field, value, 1 if field == "job_timeout_seconds" else 0, high)
+            _range(errors, job_field, setting, 1 if job_field == "job_timeout_seconds" else 0, high)
     if draft.type != "job" and draft.job_start_policy is not None:
         errors.append(FieldError("job_start_policy", "not_allowed_for_type", "only job processes take this field"))
     return errors

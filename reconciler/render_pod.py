@@ -98,7 +98,10 @@ def config_hash(app: spec.ApplicationSpec, spec_of_pod: dict[str, Any]) -> str:
     Config vars reach pods through a Secret, which Kubernetes does not watch for changes; putting
     their hash in the pod template makes a config-var change roll the pods like any spec change.
     """
-    payload = {"configVars": app.config_vars, "podSpec": spec_of_pod}
+    payload: dict[str, Any] = {"configVars": app.config_vars, "podSpec": spec_of_pod}
+    if app.restart_token:
+        # A restart release changes nothing but this token, and so rolls every pod.
+        payload["restart"] = app.restart_token
     encoded = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(encoded).hexdigest()
 

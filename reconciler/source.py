@@ -70,6 +70,9 @@ def process_spec(row: models.Process, resource_type: models.ResourceType) -> spe
         readiness_probe=row.readiness_probe,
         generation=row.generation,
         suspended=paused,
+        job_timeout_seconds=row.job_timeout_seconds,
+        job_backoff_limit=row.job_retries or 0,
+        job_ttl_seconds=row.job_ttl_seconds if row.job_ttl_seconds is not None else 86400,
     )
 
 
@@ -98,7 +101,12 @@ class Source:
             )
             return Desired(
                 app=spec.ApplicationSpec(
-                    id=app.id, name=app.name, namespace=app.namespace, image=app.image, config_vars=config_vars
+                    id=app.id,
+                    name=app.name,
+                    namespace=app.namespace,
+                    image=app.image,
+                    config_vars=config_vars,
+                    restart_token=app.restart_token,
                 ),
                 processes=[process_spec(row, types[row.resource_type_id]) for row in rows],
                 pending_runs=[PendingRun(id=r.id, process_id=r.process_id) for r in runs.scalars().all()],

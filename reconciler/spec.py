@@ -43,6 +43,8 @@ class ApplicationSpec(msgspec.Struct, frozen=True, kw_only=True):
     # None until the application has an image: set directly, later by its latest successful release.
     image: str | None = None
     config_vars: dict[str, str] = {}
+    # Changed by each restart release; part of the pod-template hash.
+    restart_token: str | None = None
 
 
 class ProcessSpec(msgspec.Struct, frozen=True, kw_only=True):
