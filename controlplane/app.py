@@ -20,6 +20,7 @@ from controlplane.api.catalog import ApiKeyController, ResourceTypeController, h
 from controlplane.api.heartbeat_ping import PING_PATH_PATTERN, HeartbeatPingController
 from controlplane.api.observing import ObservingController
 from controlplane.api.processes import ProcessController, ProcfileController
+from controlplane.api.releases import ReleaseController
 from controlplane.api.search import NodeController, ProcessSearchController
 from controlplane.services import api_keys, resource_types
 from controlplane.settings import Settings
@@ -50,6 +51,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
             ApplicationController,
             ProcessController,
             ProcfileController,
+            ReleaseController,
             ResourceTypeController,
             ApiKeyController,
             ObservingController,

@@ -46,6 +46,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ingress_class: str | None = None
     ingress_domain: str | None = None
     lease_namespace: str = "default"
+    # How long a Deployment may take to become available before its release fails.
+    progress_deadline_seconds: int = 600
     # Observing what runs: how often the reconciler looks at pods, how often it records a sample,
     # how long samples are kept (raw, then downsampled to hourly ones), the restart alert window
     # and how webhook deliveries are retried.
@@ -125,6 +127,7 @@ def load_settings() -> Settings:
         ingress_class=os.environ.get("PROCPLANE_INGRESS_CLASS") or None,
         ingress_domain=os.environ.get("PROCPLANE_INGRESS_DOMAIN") or None,
         lease_namespace=os.environ.get("PROCPLANE_LEASE_NAMESPACE", "default"),
+        progress_deadline_seconds=_positive_int("PROCPLANE_PROGRESS_DEADLINE_SECONDS", 600),
         observe_interval_seconds=float(_positive_int("PROCPLANE_OBSERVE_INTERVAL_SECONDS", 15)),
         sample_interval_seconds=_positive_int("PROCPLANE_SAMPLE_INTERVAL_SECONDS", 60),
         sample_raw_retention_hours=_positive_int("PROCPLANE_SAMPLE_RAW_RETENTION_HOURS", 24),

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from reconciler import drift, errors, labels, render, render_jobs, spec, status
+import msgspec
+
+from reconciler import drift, errors, labels, releases, render, render_jobs, spec, status
 from reconciler.cache import ClusterCache
 from reconciler.kube import Kube, object_key
 from reconciler.source import Desired
@@ -35,6 +37,7 @@ WATCHED_KINDS: dict[str, str | None] = {
     "PodDisruptionBudget": MANAGED,
     "Ingress": MANAGED,
     "CronJob": MANAGED,
+    "Job": MANAGED,
     "Pod": labels.PROCESS_ID,
 }
 # Per-process kinds that disappear when no longer desired. Namespace, Secret and the Application
@@ -60,6 +63,11 @@ class PassReport:
     started_runs: dict[str, str] = field(default_factory=dict)
     # process id -> its status in the API's terms, for the database
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the active release and the step this pass took, when it took one
+    release_step: tuple[releases.ReleaseRecord, releases.Step] | None = None
+    # process key -> name of the release Job started for it
+    started_jobs: dict[str, str] = field(default_factory=dict)
+    cancelled_jobs: tuple[str, ...] = ()
 
 
 def application_id_of(obj: dict[str, Any]) -> str | None:
@@ -121,6 +129,12 @@ class Converger:
             self._delete_application(app_id, report)
             return report
         app = desired.app
+        release = desired.release
+        if release is not None and release.status == "rolling_out":
+            # Only a rollout in progress deploys the release's image; until it succeeds the
+            # application's current image stays what every other pass renders.
+            token = release.id if release.is_restart else app.restart_token
+            app = msgspec.structs.replace(app, image=release.image, restart_token=token)
         app_cr = self.ensure(render.render_application_cr(app), report)
         self.ensure(render.render_namespace(app, app_cr["metadata"]["uid"]), report)
         self.ensure(render.render_config_secret(app), report)
@@ -140,6 +154,11 @@ class Converger:
                 wanted.update(self._owned_keys(app.id, process.id))
         self._start_runs(desired, report)
         self._prune(app.id, wanted, report)
+        for name in desired.cancelled_jobs:
+            self.kube.delete("Job", app.namespace, name)
+        report.cancelled_jobs = desired.cancelled_jobs
+        if release is not None:
+            self._advance_release(desired, release, report)
         self._publish_statuses(desired, report, datetime.now(UTC))
         return report
 
@@ -186,6 +205,38 @@ class Converger:
             else:
                 values["observed_generation"] = process.generation
             report.statuses[process.id] = values
+
+    def _advance_release(self, desired: Desired, release: releases.ReleaseRecord, report: PassReport) -> None:
+        app = desired.app
+        observed = {
+            job.job_name: releases.job_outcome(
+                self.cache["Job"].get(app.namespace, job.job_name),
+                self._job_pods(job.job_name),
+            )
+            for job in release.jobs
+        }
+        rollout: tuple[bool, str | None] = (False, None)
+        if release.status == "rolling_out":
+            live = self.cache["Deployment"]
+            deployments = {p.id: live.get(app.namespace, labels.process_name(app, p)) for p in desired.processes}
+            rollout = releases.rollout_state(release.image, desired.processes, deployments)
+        decided = releases.step(release, desired.processes, observed, rollout)
+        for process, _policy in decided.start_jobs:
+            process_cr = self.cache["Process"].get(app.namespace, labels.process_name(app, process))
+            if process_cr is None:
+                raise errors.TemporaryError(f"Process CR of {process.key} not applied yet")
+            job = render.render_release_job(
+                app, process, release.number, release.image, process_cr["metadata"]["uid"], self.options
+            )
+            # A Conflict is the Job an earlier, interrupted pass started: it is not run twice.
+            with contextlib.suppress(errors.Conflict):
+                self.kube.create(job)
+            report.started_jobs[process.key] = job["metadata"]["name"]
+        if decided.changed(release):
+            report.release_step = (release, decided)
+
+    def _job_pods(self, job_name: str) -> list[dict[str, Any]]:
+        return self.cache["Pod"].select(lambda o: _job_name_of(o) == job_name)
 
     def _pods(self, app_id: str, process_id: str) -> list[dict[str, Any]]:
         return self.cache["Pod"].select(lambda o: _labelled(o, app_id, process_id))
@@ -236,6 +287,11 @@ class Converger:
             with contextlib.suppress(errors.Conflict):
                 self.kube.create(job)
             report.started_runs[run.id] = job["metadata"]["name"]
+
+
+def _job_name_of(pod: dict[str, Any]) -> str | None:
+    found = pod.get("metadata", {}).get("labels") or {}
+    return found.get("batch.kubernetes.io/job-name") or found.get("job-name")
 
 
 def _digest(manifest: dict[str, Any]) -> str:

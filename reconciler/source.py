@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
 from controlplane import models, repository
-from reconciler import spec
+from reconciler import releases, spec
 
 
 class PendingRun(msgspec.Struct, frozen=True):
@@ -27,6 +27,9 @@ class Desired(msgspec.Struct, frozen=True):
     app: spec.ApplicationSpec
     processes: list[spec.ProcessSpec]
     pending_runs: list[PendingRun]
+    release: releases.ReleaseRecord | None = None
+    # Jobs of cancelled releases that may still run: the pass deletes them.
+    cancelled_jobs: tuple[str, ...] = ()
 
 
 def scaling_of(stored: dict[str, Any]) -> spec.Scaling:
@@ -110,6 +113,8 @@ class Source:
                 ),
                 processes=[process_spec(row, types[row.resource_type_id]) for row in rows],
                 pending_runs=[PendingRun(id=r.id, process_id=r.process_id) for r in runs.scalars().all()],
+                release=await _active_release(session, app_id),
+                cancelled_jobs=await _cancelled_jobs(session, app_id),
             )
 
     async def record_status(self, process_id: str, values: dict[str, Any]) -> bool:
@@ -137,3 +142,110 @@ class Source:
                 run.job_name = job_name
                 run.started_at = datetime.now(UTC)
                 await session.commit()
+
+
+def _release_record(release: models.Release, jobs: list[models.ReleaseJob]) -> releases.ReleaseRecord:
+    return releases.ReleaseRecord(
+        id=release.id,
+        number=release.number,
+        image=release.image,
+        is_restart=release.is_restart,
+        rollback_of=release.rollback_of,
+        status=release.status,
+        outcome=release.outcome,
+        jobs=tuple(
+            releases.JobRecord(
+                key=j.key, policy=j.policy, job_name=j.job_name, status=j.status, exit_code=j.exit_code, reason=j.reason
+            )
+            for j in jobs
+        ),
+    )
+
+
+async def _jobs_of(session: AsyncSession, release_id: str) -> list[models.ReleaseJob]:
+    result = await session.execute(select(models.ReleaseJob).where(models.ReleaseJob.release_id == release_id))
+    return list(result.scalars().all())
+
+
+async def _active_release(session: AsyncSession, app_id: str) -> releases.ReleaseRecord | None:
+    result = await session.execute(
+        select(models.Release).where(
+            models.Release.app_id == app_id, col(models.Release.status).in_(models.RELEASE_ACTIVE_STATUSES)
+        )
+    )
+    release = result.scalars().first()
+    return None if release is None else _release_record(release, await _jobs_of(session, release.id))
+
+
+async def _cancelled_jobs(session: AsyncSession, app_id: str) -> tuple[str, ...]:
+    result = await session.execute(
+        select(models.ReleaseJob)
+        .join(models.Release, col(models.Release.id) == col(models.ReleaseJob.release_id))
+        .where(
+            models.Release.app_id == app_id, models.Release.status == "cancelled", models.ReleaseJob.status == "running"
+        )
+    )
+    return tuple(job.job_name for job in result.scalars().all())
+
+
+async def save_release_step(
+    factory: async_sessionmaker[AsyncSession],
+    app_id: str,
+    release: releases.ReleaseRecord,
+    result: releases.Step,
+    started_jobs: dict[str, str],
+) -> None:
+    """Store one step in one transaction: the status, finished and started Jobs, timestamps and, on
+    success, the application's new current image. A release cancelled meanwhile stays cancelled."""
+    async with factory() as session:
+        row = await session.get(models.Release, release.id)
+        if row is None or row.status != release.status:
+            return
+        now = datetime.now(UTC)
+        row.status, row.outcome = result.status, result.outcome
+        if result.failure_reason:
+            row.failure_reason = result.failure_reason
+        for stamp in result.stamps:
+            setattr(row, stamp, now)
+        for update in result.job_updates:
+            job = await session.get(models.ReleaseJob, (release.id, update.key))
+            if job is not None:
+                job.status, job.exit_code, job.reason, job.finished_at = (
+                    update.status,
+                    update.exit_code,
+                    update.reason,
+                    now,
+                )
+        for process, policy in result.start_jobs:
+            if await session.get(models.ReleaseJob, (release.id, process.key)) is None:
+                job_name = started_jobs[process.key]
+                session.add(
+                    models.ReleaseJob(
+                        release_id=release.id,
+                        key=process.key,
+                        policy=policy,
+                        job_name=job_name,
+                        status="running",
+                        started_at=now,
+                    )
+                )
+        if result.promote:
+            app = await session.get(models.Application, app_id)
+            if app is not None:
+                app.image = release.image
+                if release.is_restart:
+                    app.restart_token = release.id
+                app.updated_at = now
+        await session.commit()
+
+
+async def mark_jobs_cancelled(factory: async_sessionmaker[AsyncSession], job_names: tuple[str, ...]) -> None:
+    async with factory() as session:
+        result = await session.execute(
+            select(models.ReleaseJob).where(
+                col(models.ReleaseJob.job_name).in_(job_names), models.ReleaseJob.status == "running"
+            )
+        )
+        for job in result.scalars().all():
+            job.status, job.reason, job.finished_at = "cancelled", "the release was cancelled", datetime.now(UTC)
+        await session.commit()
