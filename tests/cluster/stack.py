@@ -135,10 +135,14 @@ class Stack:
 
 
 @contextmanager
-def running_stack(tmp_path: Path, cluster: launcher.LocalCluster, kube_client: Any) -> Iterator[Stack]:
+def running_stack(
+    tmp_path: Path, cluster: launcher.LocalCluster, kube_client: Any, **overrides: Any
+) -> Iterator[Stack]:
     install_crds(cluster)
     settings = Settings(
-        database_url=normalize_database_url(f"sqlite:///{tmp_path / 'procplane.db'}"), bootstrap_token=ADMIN_TOKEN
+        database_url=normalize_database_url(f"sqlite:///{tmp_path / 'procplane.db'}"),
+        bootstrap_token=ADMIN_TOKEN,
+        **overrides,
     )
     with make_client(settings) as client:
         stack = Stack(Api(client), settings, cluster, kube_client)
