@@ -305,4 +305,6 @@ def process_errors(draft: ProcessDraft, app_name: str) -> list[FieldError]:
             _range(errors, job_field, setting, 1 if job_field == "job_timeout_seconds" else 0, high)
     if draft.type != "job" and draft.job_start_policy is not None:
         errors.append(FieldError("job_start_policy", "not_allowed_for_type", "only job processes take this field"))
+    elif draft.type == "job" and draft.job_start_policy is None:
+        errors.append(FieldError("job_start_policy", "required", "a job runs around deployments: say when"))
     return errors

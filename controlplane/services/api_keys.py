@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane import auth, models, presenters, repository, schemas, validation
@@ -38,10 +40,19 @@ async def revoke(session: AsyncSession, key_id: str) -> schemas.ApiKeyOut:
     return presenters.api_key(row)
 
 
+# Recording every request's use would turn each read into a write; a minute is precise enough.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
 async def authenticate(session: AsyncSession, token: str) -> auth.Principal:
     row = await repository.api_key_by_hash(session, auth.token_hash(token))
     if row is None or row.revoked_at is not None:
         raise Unauthorized("The API key is unknown or revoked")
+    now = models.utcnow()
+    last = row.last_used_at
+    if last is None or now - (last if last.tzinfo else last.replace(tzinfo=UTC)) > LAST_USED_RESOLUTION:
+        row.last_used_at = now
+        await session.commit()
     return auth.Principal(key_id=row.id, name=row.name, role=row.role)
 
 

@@ -69,3 +69,16 @@ def test_job_process_run_settings(api: Api, app_id: str) -> None:
     worker = api.post(base, json={"key": "worker", "type": "worker", "job_retries": 1})
     body = assert_problem(worker, 400, "validation_failed", "job_retries")
     assert body["errors"][0]["code"] == "not_allowed_for_type"
+
+
+def test_a_job_must_say_when_it_runs(api: Api, app_id: str) -> None:
+    job = api.create_process(app_id, key="migrate", type="job", entrypoint="migrate")
+    assert job["job_start_policy"] == "beforeDeployment"
+    response = api.patch(f"/v1/applications/{app_id}/processes/{job['id']}", json={"job_start_policy": None})
+    body = assert_problem(response, 400, "validation_failed", "job_start_policy")
+    assert body["errors"][0]["code"] == "required"
+
+
+def test_api_keys_record_when_they_were_last_used(api: Api) -> None:
+    keys = api.get("/v1/api-keys").json()["data"]
+    assert keys[0]["last_used_at"] is not None

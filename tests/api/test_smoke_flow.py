@@ -29,6 +29,7 @@ def test_seed_example_round_trips(api: Api, app_id: str) -> None:
     app = api.get(f"/v1/applications/{app_id}").json()["application"]
     assert fetched["internal_hostname"] == f"my-app-web.{app['namespace']}.svc.cluster.local"
     assert re.fullmatch(r"my-app-[a-z0-9]{6}", app["namespace"])
-    assert TIMESTAMP.match(fetched["created_at"]) and TIMESTAMP.match(fetched["updated_at"])
+    assert TIMESTAMP.match(fetched["created_at"])
+    assert TIMESTAMP.match(fetched["updated_at"])
     listed = api.get(f"/v1/applications/{app_id}/processes").json()
     assert listed == {"data": [fetched], "total": 1, "offset": 0, "limit": 25}
