@@ -49,7 +49,7 @@ class PostgresServer:
         self._counter += 1
         name = f"test_{os.getpid()}_{self._counter}"
         subprocess.run(
-            [str(_bin_dir().parent / "bin" / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, name],
+            [str(_bin_dir() / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, name],
             check=True,
             capture_output=True,
         )
@@ -73,8 +73,9 @@ def postgres_server() -> Iterator[PostgresServer]:
     )
     port = _free_port()
     options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off"
+    log = str(root / "log")
     subprocess.run(
-        _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]),
+        _as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", log, "-w", "start"]),
         check=True,
         capture_output=True,
     )
