@@ -14,40 +14,6 @@ from controlplane.errors import Conflict, FieldError, NotFound, ValidationFailed
 from controlplane.services.processes import ProcessService
 
 
-def present(release: models.Release, jobs: list[models.ReleaseJob]) -> schemas.ReleaseOut:
-    stamp = presenters.optional_timestamp
-    return schemas.ReleaseOut(
-        id=release.id,
-        app_id=release.app_id,
-        number=release.number,
-        image=release.image,
-        is_restart=release.is_restart,
-        rollback_of=release.rollback_of,
-        status=release.status,
-        failure_reason=release.failure_reason,
-        created_by=release.created_by,
-        created_at=presenters.timestamp(release.created_at),
-        pre_jobs_started_at=stamp(release.pre_jobs_started_at),
-        rollout_started_at=stamp(release.rollout_started_at),
-        post_jobs_started_at=stamp(release.post_jobs_started_at),
-        finished_at=stamp(release.finished_at),
-        jobs=[
-            schemas.ReleaseJobOut(
-                key=j.key,
-                policy=j.policy,
-                job_name=j.job_name,
-                status=j.status,
-                exit_code=j.exit_code,
-                reason=j.reason,
-                started_at=stamp(j.started_at),
-                finished_at=stamp(j.finished_at),
-            )
-            for j in sorted(jobs, key=lambda j: (j.started_at is None, j.key))
-        ],
-        processes=release.snapshot,
-    )
-
-
 class ReleaseService:
     def __init__(self, session: AsyncSession, processes: ProcessService) -> None:
         self.session = session
@@ -74,7 +40,7 @@ class ReleaseService:
     async def get(self, app_id: str, release_id: str) -> schemas.ReleaseOut:
         await self.processes.application(app_id)
         release = await self._release(app_id, release_id)
-        return present(release, await self._jobs(release.id))
+        return presenters.release(release, await self._jobs(release.id))
 
     async def list(self, app_id: str, offset: int, limit: int) -> schemas.ReleaseList:
         await self.processes.application(app_id)
@@ -85,7 +51,7 @@ class ReleaseService:
             select(models.Release).where(models.Release.app_id == app_id)
             .order_by(col(models.Release.number).desc()).offset(offset).limit(limit)
         )  # fmt: skip
-        data = [present(r, await self._jobs(r.id)) for r in result.scalars().all()]
+        data = [presenters.release(r, await self._jobs(r.id)) for r in result.scalars().all()]
         return schemas.ReleaseList(data=data, total=int(total or 0), offset=offset, limit=limit)
 
     async def create(self, app_id: str, data: schemas.DeploymentCreate, created_by: str) -> schemas.ReleaseOut:
@@ -156,7 +122,7 @@ class ReleaseService:
             ) from exc
         await changes.announce(self.session, app.id)
         await self.session.commit()
-        return present(release, [])
+        return presenters.release(release, [])
 
     async def cancel(self, app_id: str, release_id: str) -> schemas.ReleaseOut:
         await self.processes.application(app_id)
@@ -168,4 +134,4 @@ class ReleaseService:
         release.finished_at = models.utcnow()
         await changes.announce(self.session, app_id)
         await self.session.commit()
-        return present(release, await self._jobs(release.id))
+        return presenters.release(release, await self._jobs(release.id))
