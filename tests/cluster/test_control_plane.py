@@ -136,11 +136,19 @@ def test_server_side_apply_of_the_same_object_twice_changes_nothing(kube: Kube, 
     path = APPS.format(ns=kube_namespace) + "/deployments/applied"
     manifest = workloads.deployment("applied", replicas=1)
 
-    first = kube.apply(path, manifest)
+    kube.apply(path, manifest)
+    # The Deployment controller writes status until the rollout settles; compare after that, so
+    # only our second apply could move the resourceVersion.
+    settled = eventually(
+        lambda: (d := kube.get(path)).get("status", {}).get("availableReplicas") == 1
+        and d["status"].get("observedGeneration") == 1
+        and d,
+        what="the Deployment to settle",
+    )
     second = kube.apply(path, manifest)
 
-    assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
-    assert second["metadata"]["generation"] == first["metadata"]["generation"] == 1
+    assert second["metadata"]["resourceVersion"] == settled["metadata"]["resourceVersion"]
+    assert second["metadata"]["generation"] == settled["metadata"]["generation"] == 1
     managers = {(m["manager"], m["operation"]) for m in second["metadata"]["managedFields"]}
     assert ("procplane", "Apply") in managers
 
