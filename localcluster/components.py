@@ -25,6 +25,9 @@ class Ports:
     apiserver: int
     controller_manager: int
     scheduler: int
+    # KWOK's kubelet-like server (node metrics) and metrics-server; 0 in state files from before.
+    kwok_server: int = 0
+    metrics_server: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,7 +169,7 @@ def scheduler(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
     ]
 
 
-def kwok(layout: Layout) -> list[str]:
+def kwok(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
     stages = sorted(STAGES_DIR.glob("*.yaml"))
     return [
         str(build.binary_path("kwok")),
@@ -176,6 +179,67 @@ def kwok(layout: Layout) -> list[str]:
         f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}={KWOK_NODE_ANNOTATION_VALUE}",
         f"--cidr={POD_CIDR}",
         "--node-lease-duration-seconds=40",
+        # Every node's kubelet endpoint is KWOK's own server on loopback, as with kwokctl's
+        # binary runtime: metrics-server scrapes simulated usage there.
+        f"--node-ip={LOOPBACK}",
+        f"--node-port={ports.kwok_server}",
+        f"--server-address={LOOPBACK}:{ports.kwok_server}",
+        f"--tls-cert-file={pki.apiserver.cert}",
+        f"--tls-private-key-file={pki.apiserver.key}",
+    ]
+
+
+def metrics_server(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
+    """metrics-server, serving metrics.k8s.io through the apiserver's aggregation layer."""
+    kubeconfig = layout.component_kubeconfig("metrics-server")
+    return [
+        str(build.binary_path("metrics-server")),
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        *_serving_flags(pki, ports.metrics_server),
+        "--kubelet-preferred-address-types=InternalIP",
+        "--kubelet-use-node-status-port",
+        # KWOK's server presents the apiserver's certificate, which does not name the node.
+        "--kubelet-insecure-tls",
+        "--metric-resolution=10s",
+        "--kubelet-request-timeout=5s",
+    ]
+
+
+METRICS_API_SERVICE = "v1beta1.metrics.k8s.io"
+
+
+def metrics_api_objects(ports: Ports) -> list[tuple[str, dict[str, object]]]:
+    """(collection path, manifest) that route metrics.k8s.io to metrics-server on loopback: an
+    ExternalName Service (the aggregator dials its name; Endpoints may not hold loopback) and
+    the APIService."""
+    service: dict[str, object] = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "metrics-server", "namespace": "kube-system"},
+        "spec": {
+            "type": "ExternalName",
+            "externalName": LOOPBACK,
+            "ports": [{"name": "https", "port": ports.metrics_server, "protocol": "TCP"}],
+        },
+    }
+    api_service: dict[str, object] = {
+        "apiVersion": "apiregistration.k8s.io/v1",
+        "kind": "APIService",
+        "metadata": {"name": METRICS_API_SERVICE},
+        "spec": {
+            "group": "metrics.k8s.io",
+            "version": "v1beta1",
+            "service": {"name": "metrics-server", "namespace": "kube-system", "port": ports.metrics_server},
+            "insecureSkipTLSVerify": True,
+            "groupPriorityMinimum": 100,
+            "versionPriority": 100,
+        },
+    }
+    return [
+        ("/api/v1/namespaces/kube-system/services", service),
+        ("/apis/apiregistration.k8s.io/v1/apiservices", api_service),
     ]
 
 
@@ -189,6 +253,8 @@ def node_manifest(name: str, zone: str) -> dict[str, object]:
             "annotations": {
                 KWOK_NODE_ANNOTATION: KWOK_NODE_ANNOTATION_VALUE,
                 "node.alpha.kubernetes.io/ttl": "0",
+                # Where metrics-server reads this node's usage on KWOK's server.
+                "metrics.k8s.io/resource-metrics-path": f"/metrics/nodes/{name}/metrics/resource",
             },
             "labels": {
                 "kubernetes.io/arch": "amd64",

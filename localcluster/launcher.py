@@ -22,7 +22,7 @@ import httpx
 from localcluster import build, certs, client, components, kubeconfig, ports, processes, state, versions
 
 DEFAULT_NODES = 3
-_CLIENT_COMPONENTS = {"kwok", "kube-scheduler", "kube-controller-manager"}
+_CLIENT_COMPONENTS = {"kwok", "kube-scheduler", "kube-controller-manager", "metrics-server"}
 _ALL_COMPONENTS = _CLIENT_COMPONENTS | {"kube-apiserver", "etcd"}
 _START_ATTEMPTS = 2
 ZONES = ("zone-a", "zone-b", "zone-c")
@@ -111,7 +111,7 @@ class LocalCluster:
     def _start_once(self, timeout: float) -> None:
         self._reset_dir()
         self.started_at = 0.0
-        self.ports = components.Ports(*ports.free_ports(5))
+        self.ports = components.Ports(*ports.free_ports(7))
         self.server_url = f"https://{ports.LOOPBACK}:{self.ports.apiserver}"
         pki = certs.generate(self.layout.pki_dir, service_ip=components.SERVICE_IP)
         self._write_kubeconfigs(pki)
@@ -121,9 +121,11 @@ class LocalCluster:
             self._start_apiserver(pki, deadline)
             self._spawn("kube-controller-manager", components.controller_manager(self.layout, self.ports, pki))
             self._spawn("kube-scheduler", components.scheduler(self.layout, self.ports, pki))
-            self._spawn("kwok", components.kwok(self.layout), env={"HOME": str(self.layout.kwok_home)})
+            self._spawn("kwok", components.kwok(self.layout, self.ports, pki), env={"HOME": str(self.layout.kwok_home)})
+            self._spawn("metrics-server", components.metrics_server(self.layout, self.ports, pki))
             with client.rest(self.server_url, pki) as http:
                 self._register_nodes(http)
+                self._register_metrics_api(http)
                 self._wait_settled(http, pki, deadline)
         except BaseException:
             self.stop()
@@ -220,6 +222,7 @@ class LocalCluster:
             ("controller-manager", pki.controller_manager),
             ("scheduler", pki.scheduler),
             ("kwok", pki.kwok),
+            ("metrics-server", pki.admin),
         ):
             kubeconfig.write(
                 self.layout.component_kubeconfig(name), server=self.server_url, ca=ca, cert=pair.cert,
@@ -279,6 +282,26 @@ class LocalCluster:
             response = http.post("/api/v1/nodes", json=manifest)
             if response.status_code not in (200, 201, 409):
                 raise ClusterError(f"registering node {name} failed: {response.status_code} {response.text}")
+
+    def _register_metrics_api(self, http: httpx.Client) -> None:
+        """metrics.k8s.io through the aggregation layer; metrics-server answers once it has
+        scraped KWOK's nodes, which nothing here waits for (`wait_for_metrics` does)."""
+        assert self.ports is not None
+        for path, manifest in components.metrics_api_objects(self.ports):
+            response = http.post(path, json=manifest)
+            if response.status_code not in (200, 201, 409):
+                raise ClusterError(f"registering the metrics API failed: {response.status_code} {response.text}")
+
+    def wait_for_metrics(self, timeout: float = 90.0) -> None:
+        """Block until metrics.k8s.io reports node usage (metrics-server needs a scrape or two)."""
+        deadline = time.monotonic() + timeout
+
+        def reporting(http: httpx.Client) -> bool:
+            response = http.get("/apis/metrics.k8s.io/v1beta1/nodes")
+            return response.status_code == 200 and bool(response.json().get("items"))
+
+        with self.rest() as http:
+            self._wait("the metrics.k8s.io API", deadline, lambda: reporting(http))
 
     def _wait_settled(self, http: httpx.Client, pki: certs.Pki, deadline: float) -> None:
         assert self.ports is not None

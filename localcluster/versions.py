@@ -15,6 +15,7 @@ KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 KWOK_VERSION = "v0.8.0"
 HELM_VERSION = "v4.3.1"
+METRICS_SERVER_VERSION = "v0.8.0"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,10 +94,17 @@ HELM = Tool(
     ldflags_x=(("helm.sh/helm/v4/internal/version.version", HELM_VERSION),),
 )
 
+METRICS_SERVER = Tool(
+    name="metrics-server",
+    module="sigs.k8s.io/metrics-server",
+    version=METRICS_SERVER_VERSION,
+    binaries=(Binary("metrics-server", "sigs.k8s.io/metrics-server/cmd/metrics-server"),),
+)
+
 # Build order: the slowest first, so a cold `make tools` reports the long pole early.
-ALL: tuple[Tool, ...] = (KUBERNETES, ETCD, KWOK, HELM)
+ALL: tuple[Tool, ...] = (KUBERNETES, ETCD, KWOK, METRICS_SERVER, HELM)
 # What a running cluster needs; helm is only for chart tests and installs.
-CLUSTER: tuple[Tool, ...] = (KUBERNETES, ETCD, KWOK)
+CLUSTER: tuple[Tool, ...] = (KUBERNETES, ETCD, KWOK, METRICS_SERVER)
 
 
 def by_name(name: str) -> Tool:

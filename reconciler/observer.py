@@ -31,7 +31,7 @@ logger = logging.getLogger("procplane.observer")
 # How often the pod cache is checked for changes between two scheduled observations.
 CHANGE_POLL_SECONDS = 1.0
 # After the metrics API failed to answer, how long to go without it before asking again.
-METRICS_RETRY_SECONDS = 60.0
+METRICS_RETRY_SECONDS = 15.0
 COMPACT_EVERY_SECONDS = 3600.0
 DELIVERY_POLL_SECONDS = 1.0
 

@@ -16,7 +16,7 @@ def test_stop_leaves_no_process_and_no_port(tmp_path: Path) -> None:
         assert cluster.ports is not None
         listening = list(cluster.ports.__dict__.values())
         assert {c.name for c in started} == {
-            "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
+            "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "metrics-server",
         }  # fmt: skip
         assert all(processes.is_running(c) for c in started)
         assert state.load(cluster.state_dir) is not None

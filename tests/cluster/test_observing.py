@@ -243,3 +243,43 @@ def test_nodes_route_to_their_instances(stack: Stack) -> None:
     assert names(node) == {n for n, where in placed.items() if where == node}
     zone = stack.kube.get(f"/api/v1/nodes/{node}")["metadata"]["labels"]["topology.kubernetes.io/zone"]
     assert names(f"topology.kubernetes.io/zone:{zone}") >= names(node)
+
+
+def test_cpu_and_memory_come_from_the_metrics_api(stack: Stack, receiver: Receiver) -> None:
+    """Usage is real metrics.k8s.io data: metrics-server (built from its Go module) scrapes the
+    usage KWOK simulates for each pod from its procplane.dev/usage-* annotations."""
+    stack.cluster.wait_for_metrics()
+    stack.start_reconciler()
+    app = stack.app_with_procfile("busy", "worker: run\n")
+    process = stack.wait_status(app["id"], "worker", "up", ready=1)
+    body = {"alert_on_cpu": True, "cpu_threshold_pct": 50, "alert_on_memory": True, "memory_threshold_pct": 90,
+            "webhook_url": receiver.url}  # fmt: skip
+    assert stack.api.patch(f"{base(process)}/alert-rules", json=body).status_code == 200
+    pod = eventually(lambda: only_instance(stack, process), what="the instance recorded")
+    annotate(stack, pod["namespace"], pod["name"], {"procplane.dev/usage-cpu": "400m",
+                                                    "procplane.dev/usage-memory": "128Mi"})  # fmt: skip
+
+    def busy() -> dict[str, Any] | None:
+        found = only_instance(stack, process)
+        return found if found and (found["cpu_millicores"] or 0) > 300 else None
+
+    measured = eventually(busy, timeout=90, what="the pod's CPU from metrics.k8s.io")
+    assert measured["cpu_millicores"] == pytest.approx(400, rel=0.15)
+    assert measured["cpu_pct"] == pytest.approx(80, rel=0.15)  # of s1's 500 millicores
+    assert measured["memory_bytes"] == 128 * 1024 * 1024
+    assert measured["memory_pct"] == 25.0  # of s1's 512 MB
+    stack.wait_status(app["id"], "worker", "alerting", timeout=30)
+    eventually(lambda: receiver.events() == [("cpu", "alert.fired")], what="the CPU alert")
+    shown = stack.process(app["id"], "worker")
+    assert shown["alerted_state"] == ["cpu"]
+    assert shown["last_cpu_pct"] == pytest.approx(80, rel=0.15)
+
+    annotate(stack, pod["namespace"], pod["name"], {"procplane.dev/usage-cpu": "50m",
+                                                    "procplane.dev/usage-memory": "128Mi"})  # fmt: skip
+    stack.wait_status(app["id"], "worker", "up", timeout=90)
+    eventually(lambda: receiver.events() == [("cpu", "alert.fired"), ("cpu", "alert.resolved")], what="resolved")
+    series = stack.api.get(f"{base(process)}/metrics/cpu-usage", params={"interval_in_seconds": "10"}).json()
+    values = [p["value"] for p in series["data"] if p["value"] is not None]
+    assert max(values) == pytest.approx(400, rel=0.15)
+    memory = stack.api.get(f"{base(process)}/metrics/memory-usage", params={"interval_in_seconds": "60"}).json()
+    assert max(p["value"] or 0 for p in memory["data"]) == 128 * 1024 * 1024
