@@ -56,6 +56,7 @@ class Observer:
         self._metrics_retry_at = 0.0
         self._last_compact = 0.0
         self._pods_seen: frozenset[tuple[str, str]] = frozenset()
+        self._nodes_failing = False
 
     # ---- one observation ----
 
@@ -98,8 +99,11 @@ class Observer:
         usage = await asyncio.to_thread(self._usage)
         try:
             await self.store.record_nodes(await asyncio.to_thread(self._nodes), now)
+            self._nodes_failing = False
         except errors.ReconcileError as exc:
-            logger.warning("listing nodes failed: %s", exc)
+            if not self._nodes_failing:  # once per outage, not once per pass
+                logger.warning("listing nodes failed (%s); node routing shows the last nodes seen", exc)
+            self._nodes_failing = True
         window = self.settings.restart_alert_window_seconds
         for process in await self.store.watched(now, window):
             await self._observe_process(process, now, usage)
