@@ -144,7 +144,7 @@ class Reconciler:
             await self.resync()
             await asyncio.sleep(self.resync_seconds)
 
-    async def _listen_postgres(self) -> None:
+    async def listen_postgres(self) -> None:
         """Wake on NOTIFY from API replicas in other processes; the resync covers any gap."""
         import asyncpg
 
@@ -178,7 +178,7 @@ class Reconciler:
         tasks.append(asyncio.create_task(self._resync_forever()))
         tasks += observer.start(self.settings, self.kube, self.cache, self.source.factory)
         if make_url(self.settings.database_url).get_backend_name() == "postgresql":
-            tasks.append(asyncio.create_task(self._listen_postgres()))
+            tasks.append(asyncio.create_task(self.listen_postgres()))
         try:
             while not stop.is_set() and self.elector.is_leader():
                 with contextlib.suppress(TimeoutError):
