@@ -436,3 +436,26 @@ def test_instances_by_node_all_and_label(settings: Settings, api: Api, process: 
     assert_problem(api.get("/v1/nodes/kwok-node-9/instances"), 404, "not_found")
     assert_problem(api.get("/v1/nodes/a:b:c/instances"), 400, "validation_failed", "node")
     assert_problem(api.get("/v1/nodes/kwok-node-0/pods"), 404, "not_found")
+
+
+def test_old_samples_are_downsampled_hourly_then_dropped(settings: Settings, api: Api, process: dict[str, Any]) -> None:
+    hour = NOW.replace(minute=0, second=0) - timedelta(days=2)
+    for minute, count in ((5, 1), (20, 3), (40, 2)):  # three raw samples in one hour, two days ago
+        observe(settings, process["id"], [pod(f"w-{i}", "kwok-node-0") for i in range(count)],
+                at=hour + timedelta(minutes=minute))  # fmt: skip
+    observe(settings, process["id"], [pod("w-0", "kwok-node-0")], at=NOW - timedelta(days=40))
+    observe(settings, process["id"], [pod("w-0", "kwok-node-0")], at=NOW)
+
+    async def compact(store: Observations) -> None:
+        await store.compact(NOW, raw_retention_hours=24, retention_days=30)
+
+    run(settings, compact)
+    samples = api.get(f"{base(process)}/samples").json()
+    assert samples["samples_total"] == 2
+    recent, merged = samples["data"]
+    assert (recent["resolution_seconds"], recent["count"]) == (60, 1)
+    assert merged["resolution_seconds"] == 3600
+    assert merged["recorded_at"] == hour.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert merged["count"] == 2  # the mean of 1, 3 and 2
+    run(settings, compact)  # compacting again changes nothing
+    assert api.get(f"{base(process)}/samples").json()["samples_total"] == 2
