@@ -320,6 +320,7 @@ class ClusterNode(SQLModel, table=True):
 
 
 RELEASE_ACTIVE_STATUSES = ("pending", "running_pre_jobs", "rolling_out", "running_post_jobs")
+_ACTIVE_RELEASE = sa.text("status IN (" + ", ".join(f"'{status}'" for status in RELEASE_ACTIVE_STATUSES) + ")")
 
 
 class Release(SQLModel, table=True):
@@ -333,10 +334,8 @@ class Release(SQLModel, table=True):
             "uq_releases_one_active",
             "app_id",
             unique=True,
-            sqlite_where=sa.text("status IN ('pending', 'running_pre_jobs', 'rolling_out', 'running_post_jobs')"),
-            postgresql_where=sa.text(
-                "status IN ('pending', 'running_pre_jobs', 'rolling_out', 'running_post_jobs')"
-            ),
+            sqlite_where=_ACTIVE_RELEASE,
+            postgresql_where=_ACTIVE_RELEASE,
         ),
     )
 

@@ -140,9 +140,11 @@ def test_server_side_apply_of_the_same_object_twice_changes_nothing(kube: Kube, 
     # The Deployment controller writes status until the rollout settles; compare after that, so
     # only our second apply could move the resourceVersion.
     settled = eventually(
-        lambda: (d := kube.get(path)).get("status", {}).get("availableReplicas") == 1
-        and d["status"].get("observedGeneration") == 1
-        and d,
+        lambda: (
+            (d := kube.get(path)).get("status", {}).get("availableReplicas") == 1
+            and d["status"].get("observedGeneration") == 1
+            and d
+        ),
         what="the Deployment to settle",
     )
     second = kube.apply(path, manifest)
