@@ -188,8 +188,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=50, help="API write -> apply samples")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="procplane-bench-") as tmp:
-        # A KWOK node offers 32 CPUs and 110 pods; each process asks for 500m: room for all of them.
-        nodes = max(3, args.processes // 50 + 1)
+        # A KWOK node offers 32 CPUs and 110 pods; each process asks for 500m, and the baseline
+        # runs a second copy of every pod: room for both.
+        nodes = max(3, args.processes // 25 + 1)
         cluster = launcher.LocalCluster(Path(tmp) / "cluster", nodes=nodes)
         cluster.start()
         try:
