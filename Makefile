@@ -5,7 +5,7 @@ PY := $(UV) run python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run api test lint test-only postgres-server
+.PHONY: setup run test lint postgres-server
 
 -include mk/*.mk
 
