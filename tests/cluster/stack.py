@@ -30,25 +30,11 @@ def install_crds(cluster: launcher.LocalCluster) -> None:
 
 
 class ReconcilerThread:
-    """One reconciler replica. `stop()` shuts it down cleanly (releasing its lease)."""
+    """One reconciler replica in its own thread and event loop. `stop()` shuts it down cleanly
+    (releasing its lease)."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        cluster: launcher.LocalCluster,
-        lease_name: str,
-        *,
-        resync_seconds: float = 600.0,
-        write_allowed: Callable[[Reconciler], Callable[[], bool]] | None = None,
-    ) -> None:
-        self.settings = settings
-        factory = db.session_factory(db.create_engine(settings.database_url))
-        self.reconciler = Reconciler(
-            settings, cluster.api_client(), factory, workers=2, resync_seconds=resync_seconds,
-            lease_name=lease_name, lease_seconds=6.0,
-        )  # fmt: skip
-        if write_allowed is not None:
-            self.reconciler.kube.write_allowed = write_allowed(self.reconciler)
+    def __init__(self, reconciler: Reconciler) -> None:
+        self.reconciler = reconciler
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._started = threading.Event()
@@ -99,8 +85,17 @@ class Stack:
         self.lease_name = f"procplane-test-{uuid.uuid4().hex[:8]}"
         self.replicas: list[ReconcilerThread] = []
 
-    def start_reconciler(self, **kwargs: Any) -> ReconcilerThread:
-        replica = ReconcilerThread(self.settings, self.cluster, self.lease_name, **kwargs).start()
+    def start_reconciler(
+        self, *, write_allowed: Callable[[Reconciler], Callable[[], bool]] | None = None
+    ) -> ReconcilerThread:
+        factory = db.session_factory(db.create_engine(self.settings.database_url))
+        reconciler = Reconciler(
+            self.settings, self.cluster.api_client(), factory, workers=2, resync_seconds=600.0,
+            lease_name=self.lease_name, lease_seconds=6.0,
+        )  # fmt: skip
+        if write_allowed is not None:
+            reconciler.kube.write_allowed = write_allowed(reconciler)
+        replica = ReconcilerThread(reconciler).start()
         self.replicas.append(replica)
         return replica
 

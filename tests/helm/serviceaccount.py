@@ -4,9 +4,7 @@ the apiserver says it may do (SelfSubjectRulesReview, the API behind `kubectl au
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ from localcluster import launcher
 from localcluster.testing import Kube
 from reconciler import kube as reconciler_kube
 from reconciler.runner import Reconciler
+from tests.cluster.stack import ReconcilerThread
 
 
 def token(kube: Kube, namespace: str, name: str) -> str:
@@ -76,42 +75,14 @@ def rules(cluster: launcher.LocalCluster, bearer: str, namespace: str) -> dict[s
     }
 
 
-class ReconcilerAs:
-    """One reconciler replica in a thread of the test process (outside the cluster), talking to
-    the apiserver only through a kubeconfig that holds a ServiceAccount's token, and electing its
-    leader in `lease_namespace`, as the chart's reconciler Deployment does."""
-
-    def __init__(self, settings: Settings, kubeconfig_path: Path, lease_namespace: str) -> None:
-        factory = db.session_factory(db.create_engine(settings.database_url))
-        # The same constructor `procplane reconciler` uses for a kubeconfig.
-        api_client = reconciler_kube.new_api_client(str(kubeconfig_path))
-        self.reconciler = Reconciler(
-            settings, api_client, factory, workers=2, lease_namespace=lease_namespace, lease_seconds=6.0
-        )
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._started = threading.Event()
-        self._thread = threading.Thread(target=self._main, daemon=True)
-        self.error: BaseException | None = None
-
-    def _main(self) -> None:
-        async def run() -> None:
-            self._loop = asyncio.get_running_loop()
-            self._stop = asyncio.Event()
-            self._started.set()
-            await self.reconciler.run(self._stop)
-
-        try:
-            asyncio.run(run())
-        except BaseException as exc:  # surfaced to the test
-            self.error = exc
-
-    def start(self) -> ReconcilerAs:
-        self._thread.start()
-        self._started.wait(10)
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(30)
+def reconciler_as(settings: Settings, kubeconfig_path: Path, lease_namespace: str) -> ReconcilerThread:
+    """One reconciler replica outside the cluster, talking to the apiserver only through a
+    kubeconfig that holds a ServiceAccount's token, and electing its leader in `lease_namespace`,
+    as the chart's reconciler Deployment does."""
+    factory = db.session_factory(db.create_engine(settings.database_url))
+    # The same constructor `procplane reconciler` uses for a kubeconfig.
+    api_client = reconciler_kube.new_api_client(str(kubeconfig_path))
+    reconciler = Reconciler(
+        settings, api_client, factory, workers=2, lease_namespace=lease_namespace, lease_seconds=6.0
+    )
+    return ReconcilerThread(reconciler)

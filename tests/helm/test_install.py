@@ -197,7 +197,7 @@ def test_reconciler_with_its_service_account_token_converges_an_application(
     )  # fmt: skip
     with make_client(settings) as client:
         stack = Stack(Api(client), settings, kube_cluster, kube)
-        replica = serviceaccount.ReconcilerAs(settings, config, production.namespace).start()
+        replica = serviceaccount.reconciler_as(settings, config, production.namespace).start()
         try:
             _converge(stack, kube, production.namespace)
         finally:
