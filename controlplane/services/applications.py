@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane import changes, models, presenters, repository, schemas, validation
-from controlplane.errors import DuplicateApplication, FieldError, NotFound, ValidationFailed
+from controlplane.errors import DuplicateApplication, FieldError, ValidationFailed
+from controlplane.services import lookup
 
 NAMESPACE_SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
 
@@ -24,10 +25,7 @@ class ApplicationService:
         self.session = session
 
     async def require(self, app_id: str) -> models.Application:
-        app = await repository.get_application(self.session, app_id)
-        if app is None:
-            raise NotFound(f"Application {app_id} does not exist")
-        return app
+        return await lookup.application(self.session, app_id)
 
     async def list(self, offset: int, limit: int) -> schemas.ApplicationList:
         rows, total = await repository.list_applications(self.session, offset, limit)

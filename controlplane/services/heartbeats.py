@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from controlplane import auth, models, observed, presenters, repository, schemas
 from controlplane.alert_validation import heartbeat_errors
 from controlplane.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
-from controlplane.services import api_keys
+from controlplane.services import api_keys, lookup
 
 
 def utcnow() -> datetime:
@@ -24,12 +24,7 @@ class HeartbeatService:
         self.session = session
 
     async def _process(self, app_id: str, process_id: str) -> models.Process:
-        row = await repository.get_process(self.session, app_id, process_id)
-        if row is None:
-            if await repository.get_application(self.session, app_id) is None:
-                raise NotFound(f"Application {app_id} does not exist")
-            raise NotFound(f"Process {process_id} does not exist in application {app_id}")
-        return row
+        return await lookup.process(self.session, app_id, process_id)
 
     async def _heartbeat(self, app_id: str, process_id: str) -> models.ProcessHeartbeat:
         row = await self._process(app_id, process_id)

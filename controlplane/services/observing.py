@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from controlplane import models, observed, presenters, repository, schemas, timeseries
 from controlplane.alert_validation import alert_rules_errors
 from controlplane.errors import FieldError, NotFound, ValidationFailed
+from controlplane.services import lookup
 from controlplane.settings import Settings
 
 RECENT_SAMPLES = 100
@@ -41,12 +42,7 @@ class ObservingService:
         self.settings = settings
 
     async def process(self, app_id: str, process_id: str) -> models.Process:
-        if await repository.get_application(self.session, app_id) is None:
-            raise NotFound(f"Application {app_id} does not exist")
-        row = await repository.get_process(self.session, app_id, process_id)
-        if row is None:
-            raise NotFound(f"Process {process_id} does not exist in application {app_id}")
-        return row
+        return await lookup.process(self.session, app_id, process_id)
 
     async def instances(self, app_id: str, process_id: str) -> schemas.InstanceList:
         row = await self.process(app_id, process_id)

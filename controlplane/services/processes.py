@@ -13,12 +13,11 @@ from controlplane import changes, models, presenters, repository, schemas, valid
 from controlplane.errors import (
     DuplicateProcess,
     FieldError,
-    NotFound,
     PlanLimitReached,
     PreconditionFailed,
     ValidationFailed,
 )
-from controlplane.services import observing
+from controlplane.services import lookup, observing
 from controlplane.services.resource_types import resource_type_id
 from controlplane.settings import Settings
 from controlplane.validation import ProcessDraft
@@ -53,6 +52,12 @@ def instance_ceiling(scaling: dict[str, Any]) -> int:
     return int(config["instanceCount"] if scaling["type"] == "manual" else config["maxInstanceCount"])
 
 
+def too_many_processes(limit: int) -> PlanLimitReached:
+    return PlanLimitReached(
+        f"An application may have at most {limit} processes on this plan", scope="per_application", limit=limit
+    )
+
+
 def if_match_holds(header: str | None, process: models.Process) -> bool:
     if header is None or header.strip() == "*":
         return True
@@ -66,16 +71,10 @@ class ProcessService:
         self.settings = settings
 
     async def application(self, app_id: str) -> models.Application:
-        app = await repository.get_application(self.session, app_id)
-        if app is None:
-            raise NotFound(f"Application {app_id} does not exist")
-        return app
+        return await lookup.application(self.session, app_id)
 
     async def _process(self, app_id: str, process_id: str) -> models.Process:
-        row = await repository.get_process(self.session, app_id, process_id)
-        if row is None:
-            raise NotFound(f"Process {process_id} does not exist in application {app_id}")
-        return row
+        return await lookup.process(self.session, app_id, process_id)
 
     async def present(self, app: models.Application, row: models.Process) -> schemas.ProcessOut:
         resource_type = await repository.get_resource_type(self.session, row.resource_type_id)
@@ -145,11 +144,7 @@ class ProcessService:
         if current is None:
             limit = self.settings.max_processes_per_application
             if await repository.count_processes(self.session, app.id) >= limit:
-                raise PlanLimitReached(
-                    f"An application may have at most {limit} processes on this plan",
-                    scope="per_application",
-                    limit=limit,
-                )
+                raise too_many_processes(limit)
 
     async def create(self, app_id: str, data: schemas.ProcessCreate) -> tuple[schemas.ProcessOut, str]:
         app = await self.application(app_id)

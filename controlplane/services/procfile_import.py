@@ -5,9 +5,9 @@ from __future__ import annotations
 import msgspec
 
 from controlplane import changes, repository, schemas, validation
-from controlplane.errors import FieldError, PlanLimitReached, ValidationFailed
+from controlplane.errors import FieldError, ValidationFailed
 from controlplane.procfile import DeclaredProcess
-from controlplane.services.processes import ProcessService, draft_of
+from controlplane.services.processes import ProcessService, draft_of, too_many_processes
 
 
 def _line_errors(errors: list[FieldError], entry: DeclaredProcess, source: str) -> list[FieldError]:
@@ -63,9 +63,7 @@ async def import_processes(
         await session.flush()
     limit = service.settings.max_processes_per_application
     if len(existing) - len(result.removed) + len(creates) > limit:
-        raise PlanLimitReached(
-            f"An application may have at most {limit} processes on this plan", scope="per_application", limit=limit
-        )
+        raise too_many_processes(limit)
     if sum(1 for d in creates if d.type == "web") and any(
         r.type == "web" and r.key not in result.removed for r in existing.values()
     ):
