@@ -6,13 +6,11 @@ from typing import Any
 
 from reconciler import releases, spec
 from reconciler.releases import JobRecord, ReleaseRecord
+from tests.unit.specs import process_spec
 
 
-def process(key: str, kind: str = "web", policy: str | None = None) -> spec.ProcessSpec:
-    return spec.ProcessSpec(
-        id=f"id-{key}", app_id="app", key=key, type=kind, display_name=key,  # type: ignore[arg-type]
-        resource_type_name="s1", cpu_millicores=500, memory_mb=512, job_start_policy=policy,  # type: ignore[arg-type]
-    )  # fmt: skip
+def process(key: str, kind: spec.ProcessType = "web", policy: str | None = None) -> spec.ProcessSpec:
+    return process_spec(key, kind, id=f"id-{key}", job_start_policy=policy)
 
 
 PROCESSES = [

@@ -17,32 +17,21 @@ import pytest
 import yaml
 
 from reconciler import render, spec
+from tests.unit.specs import APP_ID, process_spec
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"
 UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 
 APP = spec.ApplicationSpec(
-    id="6f1c2b9e-3d4a-4c5b-8e7f-0a1b2c3d4e5f",
+    id=APP_ID,
     name="shop",
     namespace="shop-k3x9qa",
     image="registry.example.com/shop:1.4.2",
 )
 
 
-def process(key: str, type_: spec.ProcessType, **overrides: Any) -> spec.ProcessSpec:
-    fields: dict[str, Any] = {
-        "id": "3c0e5a7b-1d2f-4e6a-9b8c-7d6e5f4a3b2c",
-        "app_id": APP.id,
-        "key": key,
-        "type": type_,
-        "display_name": key.title(),
-        "resource_type_name": "s1",
-        "cpu_millicores": 500,
-        "memory_mb": 512,
-    }
-    fields.update(overrides)
-    return spec.ProcessSpec(**fields)
+process = process_spec
 
 
 PROCESSES = [

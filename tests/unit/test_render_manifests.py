@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from reconciler import labels, render, render_pod, render_workloads, spec
+from tests.unit.specs import process_spec
 
 EXPECTED = Path(__file__).parent / "expected"
 UPDATE = os.environ.get("PROCPLANE_UPDATE_EXPECTED") == "1"
@@ -45,18 +46,7 @@ INGRESS = spec.RenderOptions(
 
 
 def make_process(key: str, type_: spec.ProcessType, id_: str, **overrides: Any) -> spec.ProcessSpec:
-    fields: dict[str, Any] = {
-        "id": id_,
-        "app_id": APP_ID,
-        "key": key,
-        "type": type_,
-        "display_name": key.title(),
-        "resource_type_name": "s1",
-        "cpu_millicores": 500,
-        "memory_mb": 512,
-    }
-    fields.update(overrides)
-    return spec.ProcessSpec(**fields)
+    return process_spec(key, type_, id=id_, app_id=APP_ID, **overrides)
 
 
 WEB = make_process(

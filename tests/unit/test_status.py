@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from reconciler import spec, status
+from tests.unit.specs import process_spec
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 T0_TEXT = "2025-03-01T12:00:00Z"
@@ -22,22 +23,12 @@ CRD = Path(__file__).resolve().parents[2] / "crds" / "processes.procplane.dev.ya
 
 
 def process(type_: spec.ProcessType = "web", **overrides: Any) -> spec.ProcessSpec:
-    fields: dict[str, Any] = {
-        "id": "3c0e5a7b-1d2f-4e6a-9b8c-7d6e5f4a3b2c",
-        "app_id": "6f1c2b9e-3d4a-4c5b-8e7f-0a1b2c3d4e5f",
-        "key": type_,
-        "type": type_,
-        "display_name": type_.title(),
-        "resource_type_name": "s1",
-        "cpu_millicores": 500,
-        "memory_mb": 512,
-    }
+    fields: dict[str, Any] = {}
     if type_ == "cron":
         fields["schedule"] = "*/5 * * * *"
     if type_ == "job":
         fields["job_start_policy"] = "beforeDeployment"
-    fields.update(overrides)
-    return spec.ProcessSpec(**fields)
+    return process_spec(type_, type_, **{**fields, **overrides})
 
 
 def manual(count: int) -> spec.ManualScaling:
