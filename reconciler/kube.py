@@ -119,6 +119,22 @@ def _status_message(body: bytes) -> str:
     return str(status.get("message") or status.get("reason") or body[:500])
 
 
+def _failure(method: str, path: str, response: Any) -> errors.ReconcileError:
+    """The typed error for a refused request: 429 and 5xx are worth retrying, the rest are not."""
+    message = _status_message(response.read())
+    status = response.status
+    if status == 429 or status >= 500:
+        retry_after = float(response.getheader("Retry-After") or 0) or None
+        return errors.TemporaryError(f"{method} {path}: {status} {message}", retry_after)
+    if status == 404:
+        return NotFoundError(message)
+    if status == 409:
+        return errors.Conflict(f"{method} {path}: {message}")
+    if status == 410:
+        return errors.Gone(message)
+    return errors.PermanentError(f"{method} {path}: {message}", status)
+
+
 class Kube:
     """Raw-JSON Kubernetes access with retries. `write_allowed` is consulted before every write, so
     a replica that lost its lease cannot write even from a pass already under way."""
@@ -170,35 +186,23 @@ class Kube:
                 method, path, query_params=query or [], header_params=dict(headers), body=body,
                 auth_settings=["BearerToken"],
             )  # fmt: skip
+            failure: errors.ReconcileError
             try:
                 response = self._api.rest_client.request(
                     method_, url, headers=header_params, body=body_, _request_timeout=timeout or self._timeout
                 )
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                if attempt == self._max_attempts:
-                    raise errors.TemporaryError(f"{method} {path}: {exc}") from exc
-                self._sleep(delay + random.uniform(0, delay))  # noqa: S311 - jitter, not security
-                delay = min(delay * 2, 10.0)
-                continue
-            if response.status < 400:
-                return response if stream else json.loads(response.read() or b"{}")
-            payload = response.read()
-            message = _status_message(payload)
-            if response.status == 429 or response.status >= 500:
-                retry_after = float(response.getheader("Retry-After") or 0) or None
-                if attempt == self._max_attempts:
-                    raise errors.TemporaryError(f"{method} {path}: {response.status} {message}", retry_after)
-                self._sleep(retry_after if retry_after is not None else delay + random.uniform(0, delay))  # noqa: S311
-                delay = min(delay * 2, 10.0)
-                continue
-            if response.status == 404:
-                raise NotFoundError(message)
-            if response.status == 409:
-                raise errors.Conflict(f"{method} {path}: {message}")
-            if response.status == 410:
-                raise errors.Gone(message)
-            raise errors.PermanentError(f"{method} {path}: {message}", response.status)
-        raise AssertionError("unreachable: the loop returns or raises")
+                failure = errors.TemporaryError(f"{method} {path}: {exc}")
+            else:
+                if response.status < 400:
+                    return response if stream else json.loads(response.read() or b"{}")
+                failure = _failure(method, path, response)
+            # A Conflict is temporary too, but only re-reading helps it: the caller's job.
+            if type(failure) is not errors.TemporaryError or attempt == self._max_attempts:
+                raise failure
+            self._sleep(failure.retry_after or delay + random.uniform(0, delay))  # noqa: S311 - jitter, not security
+            delay = min(delay * 2, 10.0)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     # ---- reads ----
 

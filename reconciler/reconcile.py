@@ -140,9 +140,10 @@ class Converger:
         self.ensure(render.render_config_secret(app), report)
         wanted: set[tuple[str, str, str]] = set()
         for process in desired.processes:
-            wanted.add(object_key(render.render_process_cr(app, process)))
+            process_manifest = render.render_process_cr(app, process)
+            wanted.add(object_key(process_manifest))
             try:
-                process_cr = self.ensure(render.render_process_cr(app, process), report)
+                process_cr = self.ensure(process_manifest, report)
                 for manifest in render.render_process_objects(
                     app, process, self.options, process_cr["metadata"]["uid"]
                 ):

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from controlplane import changes
 from controlplane.settings import Settings
-from reconciler import errors, observer, source, spec
+from reconciler import errors, observer, spec
 from reconciler.cache import ClusterCache
 from reconciler.kube import Kube
 from reconciler.leader import LeaderElector
@@ -82,9 +82,9 @@ class Reconciler:
         for process_id, values in report.statuses.items():
             await self.source.record_status(process_id, values)
         if report.cancelled_jobs:
-            await source.mark_jobs_cancelled(self.source.factory, report.cancelled_jobs)
+            await self.source.mark_jobs_cancelled(report.cancelled_jobs)
         if report.release_step is not None:
-            await source.save_release_step(self.source.factory, app_id, *report.release_step, report.started_jobs)
+            await self.source.save_release_step(app_id, *report.release_step, report.started_jobs)
             self.queue.add(app_id)  # the next state may act at once (e.g. start the rollout)
         elif desired is not None and desired.release is not None:
             # Rollout progress also arrives as watch events; this is the safety net.

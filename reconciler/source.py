@@ -143,6 +143,67 @@ class Source:
                 run.started_at = datetime.now(UTC)
                 await session.commit()
 
+    async def save_release_step(
+        self,
+        app_id: str,
+        release: releases.ReleaseRecord,
+        result: releases.Step,
+        started_jobs: dict[str, str],
+    ) -> None:
+        """Store one step in one transaction: the status, finished and started Jobs, timestamps and, on
+        success, the application's new current image. A release cancelled meanwhile stays cancelled."""
+        async with self.factory() as session:
+            row = await session.get(models.Release, release.id)
+            if row is None or row.status != release.status:
+                return
+            now = datetime.now(UTC)
+            row.status, row.outcome = result.status, result.outcome
+            if result.failure_reason:
+                row.failure_reason = result.failure_reason
+            for stamp in result.stamps:
+                setattr(row, stamp, now)
+            for update in result.job_updates:
+                job = await session.get(models.ReleaseJob, (release.id, update.key))
+                if job is not None:
+                    job.status, job.exit_code, job.reason, job.finished_at = (
+                        update.status,
+                        update.exit_code,
+                        update.reason,
+                        now,
+                    )
+            for process, policy in result.start_jobs:
+                if await session.get(models.ReleaseJob, (release.id, process.key)) is None:
+                    job_name = started_jobs[process.key]
+                    session.add(
+                        models.ReleaseJob(
+                            release_id=release.id,
+                            key=process.key,
+                            policy=policy,
+                            job_name=job_name,
+                            status="running",
+                            started_at=now,
+                        )
+                    )
+            if result.promote:
+                app = await session.get(models.Application, app_id)
+                if app is not None:
+                    app.image = release.image
+                    if release.is_restart:
+                        app.restart_token = release.id
+                    app.updated_at = now
+            await session.commit()
+
+    async def mark_jobs_cancelled(self, job_names: tuple[str, ...]) -> None:
+        async with self.factory() as session:
+            result = await session.execute(
+                select(models.ReleaseJob).where(
+                    col(models.ReleaseJob.job_name).in_(job_names), models.ReleaseJob.status == "running"
+                )
+            )
+            for job in result.scalars().all():
+                job.status, job.reason, job.finished_at = "cancelled", "the release was cancelled", datetime.now(UTC)
+            await session.commit()
+
 
 def _release_record(release: models.Release, jobs: list[models.ReleaseJob]) -> releases.ReleaseRecord:
     return releases.ReleaseRecord(
@@ -186,66 +247,3 @@ async def _cancelled_jobs(session: AsyncSession, app_id: str) -> tuple[str, ...]
         )
     )
     return tuple(job.job_name for job in result.scalars().all())
-
-
-async def save_release_step(
-    factory: async_sessionmaker[AsyncSession],
-    app_id: str,
-    release: releases.ReleaseRecord,
-    result: releases.Step,
-    started_jobs: dict[str, str],
-) -> None:
-    """Store one step in one transaction: the status, finished and started Jobs, timestamps and, on
-    success, the application's new current image. A release cancelled meanwhile stays cancelled."""
-    async with factory() as session:
-        row = await session.get(models.Release, release.id)
-        if row is None or row.status != release.status:
-            return
-        now = datetime.now(UTC)
-        row.status, row.outcome = result.status, result.outcome
-        if result.failure_reason:
-            row.failure_reason = result.failure_reason
-        for stamp in result.stamps:
-            setattr(row, stamp, now)
-        for update in result.job_updates:
-            job = await session.get(models.ReleaseJob, (release.id, update.key))
-            if job is not None:
-                job.status, job.exit_code, job.reason, job.finished_at = (
-                    update.status,
-                    update.exit_code,
-                    update.reason,
-                    now,
-                )
-        for process, policy in result.start_jobs:
-            if await session.get(models.ReleaseJob, (release.id, process.key)) is None:
-                job_name = started_jobs[process.key]
-                session.add(
-                    models.ReleaseJob(
-                        release_id=release.id,
-                        key=process.key,
-                        policy=policy,
-                        job_name=job_name,
-                        status="running",
-                        started_at=now,
-                    )
-                )
-        if result.promote:
-            app = await session.get(models.Application, app_id)
-            if app is not None:
-                app.image = release.image
-                if release.is_restart:
-                    app.restart_token = release.id
-                app.updated_at = now
-        await session.commit()
-
-
-async def mark_jobs_cancelled(factory: async_sessionmaker[AsyncSession], job_names: tuple[str, ...]) -> None:
-    async with factory() as session:
-        result = await session.execute(
-            select(models.ReleaseJob).where(
-                col(models.ReleaseJob.job_name).in_(job_names), models.ReleaseJob.status == "running"
-            )
-        )
-        for job in result.scalars().all():
-            job.status, job.reason, job.finished_at = "cancelled", "the release was cancelled", datetime.now(UTC)
-        await session.commit()
