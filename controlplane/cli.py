@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _print_json(value: object) -> None:
+    print(msgspec.json.format(msgspec.json.encode(value)).decode())
+
+
 async def _api_keys(settings: Settings, args: argparse.Namespace) -> None:
     engine = db.create_engine(settings.database_url)
     try:
@@ -54,11 +58,11 @@ async def _api_keys(settings: Settings, args: argparse.Namespace) -> None:
             if args.action == "create":
                 created = await api_keys.create(session, args.name, args.role)
                 print(f"token (shown once): {created.token}")
-                print(msgspec.json.format(msgspec.json.encode(created.api_key)).decode())
+                _print_json(created.api_key)
             elif args.action == "list":
-                print(msgspec.json.format(msgspec.json.encode(await api_keys.list_keys(session))).decode())
+                _print_json(await api_keys.list_keys(session))
             else:
-                print(msgspec.json.format(msgspec.json.encode(await api_keys.revoke(session, args.key_id))).decode())
+                _print_json(await api_keys.revoke(session, args.key_id))
     finally:
         await engine.dispose()
 
