@@ -91,7 +91,7 @@ def run(processes: int, samples: int, cluster: launcher.LocalCluster, workdir: P
             created = api.post(
                 "/v1/applications", json={"name": f"bench{index}", "image": "nginx:1.27"}, headers=headers
             )
-            app_ids.append(created.json()["application"]["id"])
+            app_ids.append(created.json()["id"])
             api.put(f"/v1/applications/{app_ids[-1]}/procfile", content=procfile,
                     headers={**headers, "Content-Type": "text/plain"})  # fmt: skip
         total = apps * PROCESSES_PER_APP
@@ -124,7 +124,7 @@ def run(processes: int, samples: int, cluster: launcher.LocalCluster, workdir: P
         delays = []
         app_id = app_ids[0]
         worker = api.get(f"/v1/applications/{app_id}/processes", headers=headers).json()["data"][0]
-        namespace = api.get(f"/v1/applications/{app_id}", headers=headers).json()["application"]["namespace"]
+        namespace = api.get(f"/v1/applications/{app_id}", headers=headers).json()["namespace"]
         path = f"/apis/apps/v1/namespaces/{namespace}/deployments/bench0-{worker['key']}"
         for sample in range(samples):
             count = 2 if sample % 2 == 0 else 1

@@ -6,12 +6,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar, Router
+from litestar import HttpMethod, Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.types import Method
+from litestar.types.internal_types import PathParameterDefinition
 
 from controlplane import db, migrate
 from controlplane.api import dependencies, problems, security
@@ -26,6 +29,15 @@ from controlplane.services import api_keys, resource_types
 from controlplane.settings import Settings
 
 logger = logging.getLogger("procplane")
+
+
+def operation_id(
+    route_handler: HTTPRouteHandler, _method: HttpMethod | Method, _path: list[str | PathParameterDefinition]
+) -> str:
+    """The handler's name in camelCase (`list_processes` → `listProcesses`): stable across
+    releases, so generated clients keep their method names; Litestar refuses duplicates."""
+    first, *rest = route_handler.handler_name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
 
 
 def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
@@ -84,6 +96,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
             description="Declare an application's processes; procplane runs them on Kubernetes.",
             path="/schema",
             components=security.BEARER_COMPONENTS,
+            operation_id_creator=operation_id,
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
     )

@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The operator's own listing is not paged.
+ALL_KEYS = 1_000_000
+
+
 def _print_json(value: object) -> None:
     print(msgspec.json.format(msgspec.json.encode(value)).decode())
 
@@ -58,9 +62,11 @@ async def _api_keys(settings: Settings, args: argparse.Namespace) -> None:
             if args.action == "create":
                 created = await api_keys.create(session, args.name, args.role)
                 print(f"token (shown once): {created.token}")
-                _print_json(created.api_key)
+                shown = msgspec.to_builtins(created)
+                del shown["token"]
+                _print_json(shown)
             elif args.action == "list":
-                _print_json(await api_keys.list_keys(session))
+                _print_json(await api_keys.list_keys(session, 0, ALL_KEYS))
             else:
                 _print_json(await api_keys.revoke(session, args.key_id))
     finally:

@@ -29,12 +29,15 @@ class ProblemError(Exception):
         self.extra = extra
 
     def body(self) -> dict[str, Any]:
+        """RFC 9457 members, plus `message` and `data` in the shape Sevalla's clients read."""
         return {
             "type": f"https://procplane.dev/problems/{self.code.replace('_', '-')}",
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
             "code": self.code,
+            "message": self.detail,
+            "data": {"code": self.code, "message": self.detail},
             **self.extra,
         }
 
@@ -45,8 +48,9 @@ class ValidationFailed(ProblemError):
     title = "The request is not valid"
 
     def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
-        fields = ", ".join(sorted({e.field for e in errors}))
-        super().__init__(detail or f"Invalid fields: {fields}", errors=[msgspec.to_builtins(e) for e in errors])
+        # The sentence a client prints names every refused field and why: "port: must be between 1 and 65535".
+        reasons = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        super().__init__(detail or f"Invalid request: {reasons}", errors=[msgspec.to_builtins(e) for e in errors])
         self.errors = errors
 
 

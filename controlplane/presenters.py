@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import msgspec
 
 from controlplane import models, observed, schemas
+from controlplane.settings import ResourceCategory
 
 
 class Observation(msgspec.Struct, frozen=True):
@@ -79,7 +80,8 @@ def process(
         key=row.key,
         type=row.type,
         display_name=row.display_name,
-        entrypoint=row.entrypoint,
+        # Sevalla's clients read a string: "" when the image's own command runs.
+        entrypoint=row.entrypoint or "",
         port=row.port,
         is_ingress_enabled=row.is_ingress_enabled,
         ingress_protocol=row.ingress_protocol,
@@ -116,7 +118,11 @@ def process_run(row: models.ProcessRun) -> schemas.ProcessRunOut:
 
 def resource_type(row: models.ResourceType) -> schemas.ResourceTypeOut:
     return schemas.ResourceTypeOut(
-        id=row.id, name=row.name, category=row.category, cpu_limit=row.cpu_limit, memory_limit=row.memory_limit
+        id=row.id,
+        name=row.name,
+        category=ResourceCategory(row.category),
+        cpu_limit=row.cpu_limit,
+        memory_limit=row.memory_limit,
     )
 
 
@@ -206,7 +212,7 @@ def alert_rules(
     )
 
 
-def heartbeat(row: models.ProcessHeartbeat, now: datetime) -> schemas.HeartbeatOut:
+def heartbeat(row: models.ProcessHeartbeat, now: datetime, token: str | None = None) -> schemas.HeartbeatOut:
     return schemas.HeartbeatOut(
         process_id=row.process_id,
         interval_seconds=row.interval_seconds,
@@ -215,6 +221,7 @@ def heartbeat(row: models.ProcessHeartbeat, now: datetime) -> schemas.HeartbeatO
         next_heartbeat_at=timestamp(row.next_heartbeat_at),
         token_prefix=row.token_prefix,
         created_at=timestamp(row.created_at),
+        token=token,
     )
 
 

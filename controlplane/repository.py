@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from controlplane import models
+
+Row = TypeVar("Row")
+
+
+async def page(session: AsyncSession, query: SelectOfScalar[Row], offset: int, limit: int) -> tuple[Sequence[Row], int]:
+    """One page of an ordered query and the number of rows of the whole query."""
+    counted: sa.Select[Any] = sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
+    total = await session.scalar(counted)
+    result = await session.execute(query.offset(offset).limit(limit))
+    return result.scalars().all(), int(total or 0)
 
 
 async def get_application(session: AsyncSession, app_id: str) -> models.Application | None:
@@ -22,14 +34,8 @@ async def application_by_name(session: AsyncSession, name: str) -> models.Applic
 
 
 async def list_applications(session: AsyncSession, offset: int, limit: int) -> tuple[Sequence[models.Application], int]:
-    total = await session.scalar(sa.select(sa.func.count()).select_from(models.Application))
-    result = await session.execute(
-        select(models.Application)
-        .order_by(col(models.Application.created_at), col(models.Application.id))
-        .offset(offset)
-        .limit(limit)
-    )
-    return result.scalars().all(), int(total or 0)
+    query = select(models.Application).order_by(col(models.Application.created_at), col(models.Application.id))
+    return await page(session, query, offset, limit)
 
 
 async def config_vars(session: AsyncSession, app_id: str) -> dict[str, str]:
@@ -46,13 +52,15 @@ async def get_process(session: AsyncSession, app_id: str, process_id: str) -> mo
     return row if row is not None and row.app_id == app_id else None
 
 
-async def runs_of(session: AsyncSession, process_id: str) -> Sequence[models.ProcessRun]:
-    result = await session.execute(
+async def runs_of(
+    session: AsyncSession, process_id: str, offset: int, limit: int
+) -> tuple[Sequence[models.ProcessRun], int]:
+    query = (
         select(models.ProcessRun)
         .where(models.ProcessRun.process_id == process_id)
-        .order_by(col(models.ProcessRun.requested_at).desc())
+        .order_by(col(models.ProcessRun.requested_at).desc(), col(models.ProcessRun.id))
     )
-    return result.scalars().all()
+    return await page(session, query, offset, limit)
 
 
 async def process_by_key(session: AsyncSession, app_id: str, key: str) -> models.Process | None:
@@ -72,17 +80,12 @@ async def processes_of(session: AsyncSession, app_id: str) -> Sequence[models.Pr
 async def list_processes(
     session: AsyncSession, app_id: str, offset: int, limit: int
 ) -> tuple[Sequence[models.Process], int]:
-    total = await session.scalar(
-        sa.select(sa.func.count()).select_from(models.Process).where(col(models.Process.app_id) == app_id)
-    )
-    result = await session.execute(
+    query = (
         select(models.Process)
         .where(models.Process.app_id == app_id)
         .order_by(col(models.Process.created_at), col(models.Process.key))
-        .offset(offset)
-        .limit(limit)
     )
-    return result.scalars().all(), int(total or 0)
+    return await page(session, query, offset, limit)
 
 
 async def count_processes(session: AsyncSession, app_id: str) -> int:
@@ -109,9 +112,9 @@ async def api_key_by_hash(session: AsyncSession, digest: str) -> models.ApiKey |
     return result.scalars().first()
 
 
-async def list_api_keys(session: AsyncSession) -> Sequence[models.ApiKey]:
-    result = await session.execute(select(models.ApiKey).order_by(col(models.ApiKey.created_at)))
-    return result.scalars().all()
+async def list_api_keys(session: AsyncSession, offset: int, limit: int) -> tuple[Sequence[models.ApiKey], int]:
+    query = select(models.ApiKey).order_by(col(models.ApiKey.created_at), col(models.ApiKey.id))
+    return await page(session, query, offset, limit)
 
 
 async def get_api_key(session: AsyncSession, key_id: str) -> models.ApiKey | None:
@@ -153,13 +156,15 @@ async def heartbeat_of(session: AsyncSession, process_id: str) -> models.Process
     return await session.get(models.ProcessHeartbeat, process_id)
 
 
-async def instances_of(session: AsyncSession, process_id: str) -> Sequence[models.ProcessInstance]:
-    result = await session.execute(
+async def instances_of(
+    session: AsyncSession, process_id: str, offset: int, limit: int
+) -> tuple[Sequence[models.ProcessInstance], int]:
+    query = (
         select(models.ProcessInstance)
         .where(models.ProcessInstance.process_id == process_id)
         .order_by(col(models.ProcessInstance.name))
     )
-    return result.scalars().all()
+    return await page(session, query, offset, limit)
 
 
 async def get_instance(session: AsyncSession, process_id: str, name: str) -> models.ProcessInstance | None:
@@ -181,20 +186,14 @@ async def cluster_nodes(session: AsyncSession) -> Sequence[models.ClusterNode]:
 
 
 async def recent_samples(
-    session: AsyncSession, process_id: str, limit: int
+    session: AsyncSession, process_id: str, offset: int, limit: int
 ) -> tuple[Sequence[models.ProcessSample], int]:
-    total = await session.scalar(
-        sa.select(sa.func.count())
-        .select_from(models.ProcessSample)
-        .where(col(models.ProcessSample.process_id) == process_id)
-    )
-    result = await session.execute(
+    query = (
         select(models.ProcessSample)
         .where(models.ProcessSample.process_id == process_id)
         .order_by(col(models.ProcessSample.recorded_at).desc(), col(models.ProcessSample.id).desc())
-        .limit(limit)
     )
-    return result.scalars().all(), int(total or 0)
+    return await page(session, query, offset, limit)
 
 
 async def samples_between(
@@ -221,14 +220,15 @@ async def restarts_since(session: AsyncSession, process_id: str, since: datetime
     return int(total or 0)
 
 
-async def deliveries_of(session: AsyncSession, process_id: str, limit: int) -> Sequence[models.WebhookDelivery]:
-    result = await session.execute(
+async def deliveries_of(
+    session: AsyncSession, process_id: str, offset: int, limit: int
+) -> tuple[Sequence[models.WebhookDelivery], int]:
+    query = (
         select(models.WebhookDelivery)
         .where(models.WebhookDelivery.process_id == process_id)
         .order_by(col(models.WebhookDelivery.created_at).desc(), col(models.WebhookDelivery.id))
-        .limit(limit)
     )
-    return result.scalars().all()
+    return await page(session, query, offset, limit)
 
 
 def presented_state_sql() -> sa.ColumnElement[str]:

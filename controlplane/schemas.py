@@ -8,6 +8,8 @@ from typing import Any, Literal
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from controlplane.settings import ResourceCategory
+
 ProcessType = Literal["web", "worker", "cron", "job"]
 IngressProtocol = Literal["http", "grpc"]
 JobStartPolicy = Literal["beforeDeployment", "afterSuccessDeployment", "afterFailedDeployment"]
@@ -105,11 +107,26 @@ class ProcessFields(Request):
     job_timeout_seconds: int | UnsetType | None = UNSET
     job_retries: int | UnsetType | None = UNSET
     job_ttl_seconds: int | UnsetType | None = UNSET
+    # The names Sevalla's CLI sends, read as the fields they stand for (see `PROCESS_ALIASES`):
+    # a display name, an entrypoint, a resource type's id or name, a manual instance count.
+    name: str | UnsetType = UNSET
+    command: str | UnsetType = UNSET
+    resource_type: str | UnsetType = UNSET
+    instances: int | UnsetType = UNSET
+
+
+PROCESS_ALIASES = {
+    "name": "display_name",
+    "command": "entrypoint",
+    "resource_type": "resource_type_id",
+    "instances": "scaling_strategy",
+}
 
 
 class ProcessCreate(ProcessFields, kw_only=True):
-    key: str
     type: ProcessType
+    # Derived when absent (see `validation.derive_key`), as Sevalla's clients never send one.
+    key: str | UnsetType = UNSET
 
 
 class ProcessUpdate(ProcessFields, kw_only=True):
@@ -158,17 +175,13 @@ class ApplicationOut(Response):
     updated_at: str
 
 
-class ApplicationEnvelope(Response):
-    application: ApplicationOut
-
-
 class ProcessOut(Response):
     id: str
     app_id: str
     key: str
     type: str
     display_name: str
-    entrypoint: str | None
+    entrypoint: str
     port: int
     is_ingress_enabled: bool
     ingress_protocol: str | None
@@ -204,10 +217,6 @@ class ProcessOut(Response):
     heartbeat_status: str | None = None
 
 
-class ProcessEnvelope(Response):
-    process: ProcessOut
-
-
 class Page(Response):
     total: int
     offset: int
@@ -225,13 +234,9 @@ class ProcessList(Page):
 class ResourceTypeOut(Response):
     id: str
     name: str
-    category: str
+    category: ResourceCategory
     cpu_limit: int
     memory_limit: int
-
-
-class ResourceTypeList(Response):
-    data: list[ResourceTypeOut]
 
 
 class ConfigVarKeys(Response):
@@ -250,12 +255,12 @@ class ApiKeyOut(Response):
     revoked_at: str | None
 
 
-class ApiKeyCreated(Response):
-    api_key: ApiKeyOut
+class ApiKeyCreated(ApiKeyOut, kw_only=True):
+    # Only in the response that creates the key: keep it, it is stored as a hash.
     token: str
 
 
-class ApiKeyList(Response):
+class ApiKeyList(Page):
     data: list[ApiKeyOut]
 
 
@@ -268,11 +273,7 @@ class ProcessRunOut(Response):
     started_at: str | None
 
 
-class ProcessRunEnvelope(Response):
-    run: ProcessRunOut
-
-
-class ProcessRunList(Response):
+class ProcessRunList(Page):
     data: list[ProcessRunOut]
 
 
@@ -328,10 +329,6 @@ class AlertRulesOut(Response):
     updated_at: str | None
 
 
-class AlertRulesEnvelope(Response):
-    alert_rules: AlertRulesOut
-
-
 class InstanceOut(Response):
     name: str
     process_id: str
@@ -356,12 +353,8 @@ class InstanceOut(Response):
     observed_at: str
 
 
-class InstanceList(Response):
+class InstanceList(Page):
     data: list[InstanceOut]
-
-
-class InstanceEnvelope(Response):
-    instance: InstanceOut
 
 
 class SampleOut(Response):
@@ -379,27 +372,19 @@ class SampleOut(Response):
     recorded_at: str
 
 
-class SampleList(Response):
+class SampleList(Page):
     data: list[SampleOut]
-    samples_total: int
     recent_restarts: int
 
 
 class MetricPoint(Response):
-    timestamp: str
-    value: float | None
+    """One bucket of a metric series, as Sevalla's metric endpoints answer: a list of these."""
+
+    time: str
+    value: float
 
 
-class MetricSeries(Response):
-    metric: str
-    unit: str
-    interval_in_seconds: int
-    from_: str = msgspec.field(name="from")
-    to: str = msgspec.field(default="")
-    data: list[MetricPoint] = msgspec.field(default_factory=list)
-
-
-class HeartbeatOut(Response):
+class HeartbeatOut(Response, omit_defaults=True):
     process_id: str
     interval_seconds: int
     status: str
@@ -407,10 +392,6 @@ class HeartbeatOut(Response):
     next_heartbeat_at: str
     token_prefix: str
     created_at: str
-
-
-class HeartbeatEnvelope(Response, omit_defaults=True):
-    heartbeat: HeartbeatOut
     # Only in the response that issues it: keep it, it is stored as a hash.
     token: str | None = None
 
@@ -431,7 +412,7 @@ class WebhookDeliveryOut(Response):
     delivered_at: str | None
 
 
-class WebhookDeliveryList(Response):
+class WebhookDeliveryList(Page):
     data: list[WebhookDeliveryOut]
 
 
@@ -517,9 +498,11 @@ class ReleaseOut(Response):
     processes: list[dict[str, Any]]
 
 
-class ReleaseEnvelope(Response):
-    deployment: ReleaseOut
-
-
 class ReleaseList(Page):
     data: list[ReleaseOut]
+
+
+class Message(Response):
+    """What Sevalla answers for an action with nothing else to show: a sentence."""
+
+    message: str

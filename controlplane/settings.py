@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from enum import StrEnum
 from pathlib import Path
 
 import msgspec
@@ -11,22 +12,31 @@ import msgspec
 DEFAULT_STATE_DIR = Path(".procplane")
 
 
+class ResourceCategory(StrEnum):
+    """Sevalla's machine-size families."""
+
+    HOBBY = "hobby"
+    STANDARD = "standard"
+    CPU_OPTIMIZED = "cpuOptimized"
+    MEMORY_OPTIMIZED = "memoryOptimized"
+
+
 class ResourceTypeSetting(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """One machine size of the catalog as the operator declares it."""
 
     name: str
-    category: str
+    category: ResourceCategory
     cpu_limit: int
     memory_limit: int
 
 
 DEFAULT_RESOURCE_TYPES: tuple[ResourceTypeSetting, ...] = (
-    ResourceTypeSetting(name="s1", category="standard", cpu_limit=500, memory_limit=512),
-    ResourceTypeSetting(name="s2", category="standard", cpu_limit=1000, memory_limit=1024),
-    ResourceTypeSetting(name="s3", category="standard", cpu_limit=2000, memory_limit=2048),
-    ResourceTypeSetting(name="s4", category="standard", cpu_limit=4000, memory_limit=4096),
-    ResourceTypeSetting(name="m2", category="memory", cpu_limit=1000, memory_limit=4096),
-    ResourceTypeSetting(name="c2", category="compute", cpu_limit=2000, memory_limit=1024),
+    ResourceTypeSetting(name="s1", category=ResourceCategory.STANDARD, cpu_limit=500, memory_limit=512),
+    ResourceTypeSetting(name="s2", category=ResourceCategory.STANDARD, cpu_limit=1000, memory_limit=1024),
+    ResourceTypeSetting(name="s3", category=ResourceCategory.STANDARD, cpu_limit=2000, memory_limit=2048),
+    ResourceTypeSetting(name="s4", category=ResourceCategory.STANDARD, cpu_limit=4000, memory_limit=4096),
+    ResourceTypeSetting(name="m2", category=ResourceCategory.MEMORY_OPTIMIZED, cpu_limit=1000, memory_limit=4096),
+    ResourceTypeSetting(name="c2", category=ResourceCategory.CPU_OPTIMIZED, cpu_limit=2000, memory_limit=1024),
 )
 
 

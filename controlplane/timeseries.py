@@ -11,17 +11,30 @@ import binascii
 import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from controlplane import models, observed
 from controlplane.errors import FieldError
 
 DEFAULT_SPAN = timedelta(minutes=15)
 MAX_POINTS = 1500
+# Each series and its unit. A limit series is the resource type's limit times the instances
+# observed, in the unit of its usage series, so the two chart on one axis.
 METRICS = {
     "cpu-usage": "millicores",
+    "cpu-limit": "millicores",
     "memory-usage": "bytes",
+    "memory-limit": "bytes",
     "instance-count": "instances",
 }
+BYTES_PER_MEGABYTE = 1024 * 1024
+
+
+class Limits(NamedTuple):
+    """One instance's limits: its resource type's CPU (millicores) and memory (megabytes)."""
+
+    cpu_millicores: int
+    memory_megabytes: int
 
 
 def parse_time(field: str, raw: str) -> datetime | FieldError:
@@ -77,32 +90,41 @@ def decode_cursor(cursor: str) -> tuple[datetime, str] | FieldError:
     return moment, row_id
 
 
-def _value(metric: str, sample: models.ProcessSample) -> float | None:
+def _value(metric: str, sample: models.ProcessSample, limits: Limits) -> float | None:
     if metric == "cpu-usage":
         return sample.cpu_millicores
     if metric == "memory-usage":
         return float(sample.memory_bytes) if sample.memory_bytes is not None else None
+    if metric == "cpu-limit":
+        return float(limits.cpu_millicores * sample.count)
+    if metric == "memory-limit":
+        return float(limits.memory_megabytes * BYTES_PER_MEGABYTE * sample.count)
     return float(sample.count)
 
 
 def series(
-    metric: str, samples: Sequence[models.ProcessSample], start: datetime, end: datetime, interval: int
-) -> list[tuple[datetime, float | None]]:
-    """One point per interval from `start` (aligned down to the interval) to `end`: the mean of
-    the samples recorded in it, or None where none was recorded."""
+    metric: str,
+    samples: Sequence[models.ProcessSample],
+    start: datetime,
+    end: datetime,
+    interval: int,
+    limits: Limits,
+) -> list[tuple[datetime, float]]:
+    """One point per interval from `start` (aligned down to the interval) to `end` holding a
+    sample: the mean of the samples recorded in it. An interval without one has no point."""
     first = int(start.timestamp()) // interval * interval
     last = int(end.timestamp())
     buckets: dict[int, list[float]] = {}
     for sample in samples:
-        value = _value(metric, sample)
+        value = _value(metric, sample, limits)
         if value is None:
             continue
         at = int(observed.aware(sample.recorded_at).timestamp())
         buckets.setdefault((at - first) // interval, []).append(value)
     points = []
     for index, moment in enumerate(range(first, last + 1, interval)):
-        values = buckets.get(index)
-        points.append((datetime.fromtimestamp(moment, UTC), round(sum(values) / len(values), 3) if values else None))
+        if values := buckets.get(index):
+            points.append((datetime.fromtimestamp(moment, UTC), round(sum(values) / len(values), 3)))
     return points
 
 

@@ -31,6 +31,35 @@ MAX_INSTANCES = 50
 CONFIG_VAR_VALUE_MAX = 32 * 1024
 
 PROCESS_TYPES = ("web", "worker", "cron", "job")
+# The fields that mean something for some process types only. Sent to a process of another type
+# as a blank ("", 0, false or null) they mean "no value": Sevalla's clients send them that way.
+TYPE_SPECIFIC_FIELDS: dict[str, frozenset[str]] = {
+    "port": frozenset({"web"}),
+    "is_ingress_enabled": frozenset({"web"}),
+    "ingress_protocol": frozenset({"web"}),
+    "liveness_probe": frozenset({"web"}),
+    "readiness_probe": frozenset({"web"}),
+    "schedule": frozenset({"cron"}),
+    "time_zone": frozenset({"cron"}),
+    "job_start_policy": frozenset({"job"}),
+    "job_timeout_seconds": frozenset({"job"}),
+    "job_retries": frozenset({"job"}),
+    "job_ttl_seconds": frozenset({"job"}),
+}
+DEFAULT_TIME_ZONE = "UTC"
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str | int) and value in ("", 0))
+
+
+def blanks_not_applying(process_type: str, given: dict[str, Any]) -> set[str]:
+    """The fields of a request that do not apply to `process_type` and were sent blank."""
+    return {
+        name
+        for name, value in given.items()
+        if name in TYPE_SPECIFIC_FIELDS and process_type not in TYPE_SPECIFIC_FIELDS[name] and is_blank(value)
+    }
 
 
 class ProcessDraft(msgspec.Struct, kw_only=True):
@@ -157,6 +186,23 @@ def key_errors(key: str, app_name: str, field: str = "key") -> list[FieldError]:
             )
         )
     return errors
+
+
+def derive_key(process_type: str, display_name: str | None, app_name: str, taken: set[str]) -> str:
+    """The key of a process created without one: `web` for the web process, else a DNS-label
+    slug of its display name (the type when nothing is left of it), numbered from 2 when taken.
+    It fits both the key's limit and the `{app}-{key}` object names."""
+    if process_type == "web":
+        base = "web"
+    else:
+        base = re.sub(r"[^a-z0-9]+", "-", (display_name or "").lower()).strip("-") or process_type
+    room = min(KEY_MAX, OBJECT_NAME_MAX - len(app_name) - 1)
+    candidate, number = base[:room].rstrip("-"), 1
+    while candidate in taken or not candidate:
+        number += 1
+        suffix = f"-{number}"
+        candidate = base[: room - len(suffix)].rstrip("-") + suffix
+    return candidate
 
 
 @lru_cache(maxsize=1)

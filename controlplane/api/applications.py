@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar import Controller, delete, get, patch, post
 from litestar.di import Provide
-from litestar.status_codes import HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK
 
 from controlplane import presenters, schemas
 from controlplane.api import strict_body
@@ -27,29 +27,30 @@ class ApplicationController(Controller):
     @post("/", summary="Create an application")
     async def create_application(
         self, applications: ApplicationService, data: schemas.ApplicationCreate
-    ) -> schemas.ApplicationEnvelope:
-        return schemas.ApplicationEnvelope(presenters.application(await applications.create(data)))
+    ) -> schemas.ApplicationOut:
+        return presenters.application(await applications.create(data))
 
     @get("/{app_id:str}", summary="Get an application")
-    async def get_application(self, applications: ApplicationService, app_id: str) -> schemas.ApplicationEnvelope:
-        return schemas.ApplicationEnvelope(presenters.application(await applications.require(app_id)))
+    async def get_application(self, applications: ApplicationService, app_id: str) -> schemas.ApplicationOut:
+        return presenters.application(await applications.require(app_id))
 
     @patch("/{app_id:str}", summary="Change an application's display name or image")
     async def update_application(
         self, applications: ApplicationService, app_id: str, data: schemas.ApplicationUpdate
-    ) -> schemas.ApplicationEnvelope:
-        return schemas.ApplicationEnvelope(presenters.application(await applications.update(app_id, data)))
+    ) -> schemas.ApplicationOut:
+        return presenters.application(await applications.update(app_id, data))
 
-    @delete("/{app_id:str}", summary="Delete an application and everything it runs", status_code=HTTP_204_NO_CONTENT)
-    async def delete_application(self, applications: ApplicationService, app_id: str) -> None:
+    @delete("/{app_id:str}", summary="Delete an application and everything it runs", status_code=HTTP_200_OK)
+    async def delete_application(self, applications: ApplicationService, app_id: str) -> schemas.Message:
         await applications.delete(app_id)
+        return schemas.Message(f"Application {app_id} deleted")
 
     @get("/{app_id:str}/config-vars", summary="List the keys of the config vars (values are write-only)")
-    async def config_var_keys(self, applications: ApplicationService, app_id: str) -> schemas.ConfigVarKeys:
+    async def get_config_vars(self, applications: ApplicationService, app_id: str) -> schemas.ConfigVarKeys:
         return await applications.config_var_keys(app_id)
 
     @patch("/{app_id:str}/config-vars", summary="Set config vars; a null value unsets the key")
-    async def change_config_vars(
+    async def update_config_vars(
         self, applications: ApplicationService, app_id: str, data: schemas.ConfigVarsUpdate
     ) -> schemas.ConfigVarKeys:
         return await applications.change_config_vars(app_id, data)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane import schemas
 from controlplane.api import strict_body
+from controlplane.api.dependencies import Pagination
 from controlplane.api.problems import problem_response
 from controlplane.api.security import admins_only
 from controlplane.errors import NotReady
@@ -22,7 +23,7 @@ class ResourceTypeController(Controller):
     tags = ["resources"]
 
     @get("/", summary="List the machine sizes a process may use")
-    async def list_resource_types(self, db_session: AsyncSession) -> schemas.ResourceTypeList:
+    async def list_process_resource_types(self, db_session: AsyncSession) -> list[schemas.ResourceTypeOut]:
         return await resource_types.list_catalog(db_session)
 
 
@@ -33,8 +34,8 @@ class ApiKeyController(Controller):
     guards = [admins_only]
 
     @get("/", summary="List API keys (never their secrets)")
-    async def list_api_keys(self, db_session: AsyncSession) -> schemas.ApiKeyList:
-        return await api_keys.list_keys(db_session)
+    async def list_api_keys(self, db_session: AsyncSession, pagination: Pagination) -> schemas.ApiKeyList:
+        return await api_keys.list_keys(db_session, pagination.offset, pagination.limit)
 
     @post("/", summary="Create an API key; the token is shown only in this response")
     async def create_api_key(self, db_session: AsyncSession, data: schemas.ApiKeyCreate) -> schemas.ApiKeyCreated:

@@ -20,10 +20,10 @@ class HeartbeatPingController(Controller):
     tags = ["observing"]
     security = [{"apiKey": []}]
 
-    @post("/", summary="Ping the process's heartbeat (seed 000): keeps it ALIVE, or RESURRECTED after death",
+    @post("/", summary="Ping the process's heartbeat : keeps it ALIVE, or RESURRECTED after death",
           status_code=HTTP_200_OK)  # fmt: skip
-    async def ping(
+    async def ping_heartbeat(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, app_id: str, process_id: str
-    ) -> schemas.HeartbeatEnvelope:
+    ) -> schemas.HeartbeatOut:
         token = auth.bearer_token(request.headers.get("authorization"))
         return await HeartbeatService(db_session).ping(app_id, process_id, token)

@@ -8,14 +8,15 @@ from typing import Annotated, Any
 from litestar import Controller, Request, delete, get, patch, put
 from litestar.di import Provide
 from litestar.params import Parameter, QueryParameter
-from litestar.status_codes import HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane import schemas
 from controlplane.api import strict_body
+from controlplane.api.dependencies import Pagination
 from controlplane.auth import Principal
 from controlplane.services.heartbeats import HeartbeatService
-from controlplane.services.observing import DEFAULT_INTERVAL_SECONDS, RECENT_SAMPLES, ObservingService
+from controlplane.services.observing import DEFAULT_INTERVAL_SECONDS, ObservingService
 from controlplane.settings import Settings
 
 Window = Annotated[str | None, Parameter(required=False, description="Unix seconds or ISO 8601")]
@@ -39,23 +40,28 @@ class ObservingController(Controller):
     }
 
     @get("/instances", summary="The process's instances (its pods) as last observed")
-    async def list_instances(self, observing: ObservingService, app_id: str, process_id: str) -> schemas.InstanceList:
-        return await observing.instances(app_id, process_id)
+    async def list_instances(
+        self, observing: ObservingService, app_id: str, process_id: str, pagination: Pagination
+    ) -> schemas.InstanceList:
+        return await observing.instances(app_id, process_id, pagination.offset, pagination.limit)
 
     @get("/instances/{name:str}", summary="One instance in detail")
     async def get_instance(
         self, observing: ObservingService, app_id: str, process_id: str, name: str
-    ) -> schemas.InstanceEnvelope:
+    ) -> schemas.InstanceOut:
         return await observing.instance(app_id, process_id, name)
 
     @get("/samples", summary="Recent samples (newest first), their total, and restarts in the last 24 hours")
     async def list_samples(
-        self, observing: ObservingService, app_id: str, process_id: str, limit: int = RECENT_SAMPLES
+        self, observing: ObservingService, app_id: str, process_id: str, pagination: Pagination
     ) -> schemas.SampleList:
-        return await observing.samples(app_id, process_id, limit)
+        return await observing.samples(app_id, process_id, pagination.offset, pagination.limit)
 
-    @get("/metrics/{metric:str}", summary="A metric series: cpu-usage, memory-usage or instance-count")
-    async def get_metric(
+    @get(
+        "/metrics/{metric:str}",
+        summary="A metric series: cpu-usage, cpu-limit, memory-usage, memory-limit or instance-count",
+    )
+    async def get_process_metric(
         self,
         observing: ObservingService,
         app_id: str,
@@ -64,39 +70,38 @@ class ObservingController(Controller):
         from_: Annotated[str | None, QueryParameter(name="from", required=False)] = None,
         to: Window = None,
         interval_in_seconds: int = DEFAULT_INTERVAL_SECONDS,
-    ) -> schemas.MetricSeries:
+    ) -> list[schemas.MetricPoint]:
         return await observing.metric(app_id, process_id, metric, from_, to, interval_in_seconds)
 
     @get("/alert-rules", summary="Alert rules, which of them fire, and the webhook they notify")
     async def get_alert_rules(
         self, request: Request[Principal, Any, Any], observing: ObservingService, app_id: str, process_id: str
-    ) -> schemas.AlertRulesEnvelope:
+    ) -> schemas.AlertRulesOut:
         return await observing.alert_rules(app_id, process_id, show_secret=request.user.can_write)
 
-    @patch("/alert-rules", summary="Change alert rules (seed 002's flags and thresholds) or the webhook")
+    @patch("/alert-rules", summary="Change alert rules (flags and thresholds) or the webhook")
     async def update_alert_rules(
         self, observing: ObservingService, app_id: str, process_id: str, data: schemas.AlertRulesUpdate
-    ) -> schemas.AlertRulesEnvelope:
+    ) -> schemas.AlertRulesOut:
         return await observing.update_alert_rules(app_id, process_id, data)
 
     @get("/webhook-deliveries", summary="The webhook delivery log, newest first")
-    async def list_deliveries(
-        self, observing: ObservingService, app_id: str, process_id: str, limit: int = RECENT_SAMPLES
+    async def list_webhook_deliveries(
+        self, observing: ObservingService, app_id: str, process_id: str, pagination: Pagination
     ) -> schemas.WebhookDeliveryList:
-        return await observing.deliveries(app_id, process_id, limit)
+        return await observing.deliveries(app_id, process_id, pagination.offset, pagination.limit)
 
     @get("/heartbeat", summary="The process's heartbeat: ALIVE, DEAD or RESURRECTED")
-    async def get_heartbeat(
-        self, heartbeats: HeartbeatService, app_id: str, process_id: str
-    ) -> schemas.HeartbeatEnvelope:
+    async def get_heartbeat(self, heartbeats: HeartbeatService, app_id: str, process_id: str) -> schemas.HeartbeatOut:
         return await heartbeats.get(app_id, process_id)
 
     @put("/heartbeat", summary="Require a heartbeat within an interval; the ping token is shown when issued")
     async def put_heartbeat(
         self, heartbeats: HeartbeatService, app_id: str, process_id: str, data: schemas.HeartbeatUpdate
-    ) -> schemas.HeartbeatEnvelope:
+    ) -> schemas.HeartbeatOut:
         return await heartbeats.configure(app_id, process_id, data)
 
-    @delete("/heartbeat", summary="Stop requiring a heartbeat", status_code=HTTP_204_NO_CONTENT)
-    async def delete_heartbeat(self, heartbeats: HeartbeatService, app_id: str, process_id: str) -> None:
+    @delete("/heartbeat", summary="Stop requiring a heartbeat", status_code=HTTP_200_OK)
+    async def delete_heartbeat(self, heartbeats: HeartbeatService, app_id: str, process_id: str) -> schemas.Message:
         await heartbeats.remove(app_id, process_id)
+        return schemas.Message(f"Process {process_id} no longer requires a heartbeat")

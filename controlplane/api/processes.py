@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import Provide
 from litestar.params import Parameter
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK
 
 from controlplane import procfile, schemas
 from controlplane.api import strict_body
@@ -21,8 +21,8 @@ IfMatch = Annotated[str | None, Parameter(header="If-Match", required=False)]
 MAX_PROCFILE_BYTES = 64 * 1024
 
 
-def with_etag(process: schemas.ProcessOut, etag: str, status: int = HTTP_200_OK) -> Response[schemas.ProcessEnvelope]:
-    return Response(schemas.ProcessEnvelope(process), status_code=status, headers={"ETag": etag})
+def with_etag(process: schemas.ProcessOut, etag: str, status: int = HTTP_200_OK) -> Response[schemas.ProcessOut]:
+    return Response(process, status_code=status, headers={"ETag": etag})
 
 
 class ProcessController(Controller):
@@ -37,17 +37,17 @@ class ProcessController(Controller):
     ) -> schemas.ProcessList:
         return await processes.list(app_id, pagination.offset, pagination.limit)
 
-    @post("/", summary="Create a process", status_code=HTTP_201_CREATED)
+    # 200, not 201: Sevalla's contract answers a created process with 200.
+    @post("/", summary="Create a process; its key is derived when not given", status_code=HTTP_200_OK)
     async def create_process(
         self, processes: ProcessService, app_id: str, data: schemas.ProcessCreate
-    ) -> Response[schemas.ProcessEnvelope]:
-        process, etag = await processes.create(app_id, data)
-        return with_etag(process, etag, HTTP_201_CREATED)
+    ) -> Response[schemas.ProcessOut]:
+        return with_etag(*await processes.create(app_id, data))
 
     @get("/{process_id:str}", summary="Get a process")
     async def get_process(
         self, processes: ProcessService, app_id: str, process_id: str
-    ) -> Response[schemas.ProcessEnvelope]:
+    ) -> Response[schemas.ProcessOut]:
         return with_etag(*await processes.get(app_id, process_id))
 
     @patch("/{process_id:str}", summary="Change a process (scale, limits, probes, schedule...)")
@@ -58,28 +58,32 @@ class ProcessController(Controller):
         process_id: str,
         data: schemas.ProcessUpdate,
         if_match: IfMatch = None,
-    ) -> Response[schemas.ProcessEnvelope]:
+    ) -> Response[schemas.ProcessOut]:
         return with_etag(*await processes.update(app_id, process_id, data, if_match))
 
-    @delete("/{process_id:str}", summary="Delete a process", status_code=HTTP_204_NO_CONTENT)
+    @delete("/{process_id:str}", summary="Delete a process", status_code=HTTP_200_OK)
     async def delete_process(
         self, processes: ProcessService, app_id: str, process_id: str, if_match: IfMatch = None
-    ) -> None:
+    ) -> schemas.Message:
         await processes.delete(app_id, process_id, if_match)
+        return schemas.Message(f"Process {process_id} deleted")
 
     @post(
         "/{process_id:str}/trigger",
-        summary="Run a cron process now (a Job from its CronJob's template)",
-        status_code=HTTP_202_ACCEPTED,
+        summary="Run a cron process now (a Job from its CronJob's template); the run is listed under runs",
+        status_code=HTTP_200_OK,
     )
     async def trigger_process(
         self, request: Request[Principal, Any, Any], processes: ProcessService, app_id: str, process_id: str
-    ) -> schemas.ProcessRunEnvelope:
-        return schemas.ProcessRunEnvelope(await processes.trigger(app_id, process_id, request.user.name))
+    ) -> schemas.Message:
+        run = await processes.trigger(app_id, process_id, request.user.name)
+        return schemas.Message(f"Cron process {process_id} triggered as run {run.id}")
 
     @get("/{process_id:str}/runs", summary="The runs triggered for a cron process, newest first")
-    async def list_runs(self, processes: ProcessService, app_id: str, process_id: str) -> schemas.ProcessRunList:
-        return await processes.runs(app_id, process_id)
+    async def list_process_runs(
+        self, processes: ProcessService, app_id: str, process_id: str, pagination: Pagination
+    ) -> schemas.ProcessRunList:
+        return await processes.runs(app_id, process_id, pagination.offset, pagination.limit)
 
 
 class ProcfileController(Controller):

@@ -38,20 +38,20 @@ class ReleaseController(Controller):
     async def create_deployment(
         self, request: Request[Principal, Any, Any], releases: ReleaseService, app_id: str,
         data: schemas.DeploymentCreate,
-    ) -> schemas.ReleaseEnvelope:  # fmt: skip
-        return schemas.ReleaseEnvelope(await releases.create(app_id, data, request.user.name))
+    ) -> schemas.ReleaseOut:  # fmt: skip
+        return await releases.create(app_id, data, request.user.name)
 
     @post("/rollback", summary="Deploy the image of an earlier, succeeded deployment", status_code=HTTP_201_CREATED)
-    async def rollback(
+    async def rollback_deployment(
         self, request: Request[Principal, Any, Any], releases: ReleaseService, app_id: str,
         data: schemas.RollbackCreate,
-    ) -> schemas.ReleaseEnvelope:  # fmt: skip
-        return schemas.ReleaseEnvelope(await releases.rollback(app_id, data, request.user.name))
+    ) -> schemas.ReleaseOut:  # fmt: skip
+        return await releases.rollback(app_id, data, request.user.name)
 
     @get("/{release_id:str}", summary="A deployment with its steps and job outcomes")
-    async def get_deployment(self, releases: ReleaseService, app_id: str, release_id: str) -> schemas.ReleaseEnvelope:
-        return schemas.ReleaseEnvelope(await releases.get(app_id, release_id))
+    async def get_deployment(self, releases: ReleaseService, app_id: str, release_id: str) -> schemas.ReleaseOut:
+        return await releases.get(app_id, release_id)
 
     @post("/{release_id:str}/cancel", summary="Cancel a running deployment", status_code=HTTP_200_OK)
-    async def cancel(self, releases: ReleaseService, app_id: str, release_id: str) -> schemas.ReleaseEnvelope:
-        return schemas.ReleaseEnvelope(await releases.cancel(app_id, release_id))
+    async def cancel_deployment(self, releases: ReleaseService, app_id: str, release_id: str) -> schemas.ReleaseOut:
+        return await releases.cancel(app_id, release_id)

@@ -43,7 +43,7 @@ class NodeController(Controller):
         summary="GET /v1/nodes/{node}/instances: instances on a node, on every node (_all), on one that runs "
         "any (_any), or on the nodes with a label (key:value)",
     )
-    async def node_instances(self, db_session: AsyncSession, route: str) -> schemas.NodeInstancesResult:
+    async def list_node_instances(self, db_session: AsyncSession, route: str) -> schemas.NodeInstancesResult:
         node, sep, rest = route.strip("/").rpartition("/")
         if not sep or rest != "instances" or not node:
             raise NotFound(f"No route /v1/nodes{route}")

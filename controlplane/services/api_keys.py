@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, timedelta
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane import auth, models, presenters, repository, schemas, validation
@@ -23,11 +24,12 @@ async def create(session: AsyncSession, name: str, role: str, token: str | None 
     )
     session.add(row)
     await session.commit()
-    return schemas.ApiKeyCreated(api_key=presenters.api_key(row), token=token)
+    return schemas.ApiKeyCreated(**msgspec.structs.asdict(presenters.api_key(row)), token=token)
 
 
-async def list_keys(session: AsyncSession) -> schemas.ApiKeyList:
-    return schemas.ApiKeyList(data=[presenters.api_key(r) for r in await repository.list_api_keys(session)])
+async def list_keys(session: AsyncSession, offset: int, limit: int) -> schemas.ApiKeyList:
+    rows, total = await repository.list_api_keys(session, offset, limit)
+    return schemas.ApiKeyList(data=[presenters.api_key(r) for r in rows], total=total, offset=offset, limit=limit)
 
 
 async def revoke(session: AsyncSession, key_id: str) -> schemas.ApiKeyOut:

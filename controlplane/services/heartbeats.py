@@ -33,11 +33,11 @@ class HeartbeatService:
             raise NotFound(f"Process {process_id} has no heartbeat; PUT one with an interval first")
         return beat
 
-    async def get(self, app_id: str, process_id: str) -> schemas.HeartbeatEnvelope:
+    async def get(self, app_id: str, process_id: str) -> schemas.HeartbeatOut:
         beat = await self._heartbeat(app_id, process_id)
-        return schemas.HeartbeatEnvelope(presenters.heartbeat(beat, utcnow()))
+        return presenters.heartbeat(beat, utcnow())
 
-    async def configure(self, app_id: str, process_id: str, data: schemas.HeartbeatUpdate) -> schemas.HeartbeatEnvelope:
+    async def configure(self, app_id: str, process_id: str, data: schemas.HeartbeatUpdate) -> schemas.HeartbeatOut:
         """Give the process a heartbeat (its first window starts now), or change its interval.
         The token is returned when it is issued: on creation and when `rotate_token` is true."""
         errors = heartbeat_errors(data)
@@ -68,14 +68,14 @@ class HeartbeatService:
             if token is not None:
                 beat.token_prefix, beat.token_hash = auth.display_prefix(token), auth.token_hash(token)
         await self.session.commit()
-        return schemas.HeartbeatEnvelope(presenters.heartbeat(beat, now), token=token)
+        return presenters.heartbeat(beat, now, token=token)
 
     async def remove(self, app_id: str, process_id: str) -> None:
         beat = await self._heartbeat(app_id, process_id)
         await self.session.delete(beat)
         await self.session.commit()
 
-    async def ping(self, app_id: str, process_id: str, bearer: str | None) -> schemas.HeartbeatEnvelope:
+    async def ping(self, app_id: str, process_id: str, bearer: str | None) -> schemas.HeartbeatOut:
         if bearer is None:
             raise Unauthorized("Send the process's heartbeat token as 'Authorization: Bearer <token>'")
         if not bearer.startswith(observed.HEARTBEAT_TOKEN_PREFIX):
@@ -95,4 +95,4 @@ class HeartbeatService:
         beat.last_heartbeat_at = now
         beat.next_heartbeat_at = now + timedelta(seconds=beat.interval_seconds)
         await self.session.commit()
-        return schemas.HeartbeatEnvelope(presenters.heartbeat(beat, now))
+        return presenters.heartbeat(beat, now)

@@ -44,32 +44,35 @@ class ObservingService:
     async def process(self, app_id: str, process_id: str) -> models.Process:
         return await lookup.process(self.session, app_id, process_id)
 
-    async def instances(self, app_id: str, process_id: str) -> schemas.InstanceList:
+    async def instances(self, app_id: str, process_id: str, offset: int, limit: int) -> schemas.InstanceList:
         row = await self.process(app_id, process_id)
+        rows, total = await repository.instances_of(self.session, row.id, offset, limit)
         return schemas.InstanceList(
-            data=[presenters.instance(i) for i in await repository.instances_of(self.session, row.id)]
+            data=[presenters.instance(i) for i in rows], total=total, offset=offset, limit=limit
         )
 
-    async def instance(self, app_id: str, process_id: str, name: str) -> schemas.InstanceEnvelope:
+    async def instance(self, app_id: str, process_id: str, name: str) -> schemas.InstanceOut:
         row = await self.process(app_id, process_id)
         found = await repository.get_instance(self.session, row.id, name)
         if found is None:
             raise NotFound(f"Process {process_id} has no instance {name}")
-        return schemas.InstanceEnvelope(presenters.instance(found))
+        return presenters.instance(found)
 
-    async def samples(self, app_id: str, process_id: str, limit: int) -> schemas.SampleList:
-        if not 1 <= limit <= RECENT_SAMPLES:
-            raise ValidationFailed([FieldError("limit", "out_of_range", f"must be between 1 and {RECENT_SAMPLES}")])
+    async def samples(self, app_id: str, process_id: str, offset: int, limit: int) -> schemas.SampleList:
         row = await self.process(app_id, process_id)
-        rows, total = await repository.recent_samples(self.session, row.id, limit)
+        rows, total = await repository.recent_samples(self.session, row.id, offset, limit)
         restarts = await repository.restarts_since(self.session, row.id, utcnow() - RESTART_WINDOW)
         return schemas.SampleList(
-            data=[presenters.sample(s) for s in rows], samples_total=total, recent_restarts=restarts
+            data=[presenters.sample(s) for s in rows],
+            total=total,
+            offset=offset,
+            limit=limit,
+            recent_restarts=restarts,
         )
 
     async def metric(
         self, app_id: str, process_id: str, metric: str, raw_from: str | None, raw_to: str | None, interval: int
-    ) -> schemas.MetricSeries:
+    ) -> list[schemas.MetricPoint]:
         if metric not in timeseries.METRICS:
             raise NotFound(f"Unknown metric {metric!r}; one of {', '.join(timeseries.METRICS)}")
         errors: list[FieldError] = []
@@ -95,28 +98,24 @@ class ObservingService:
                 ]
             )
         row = await self.process(app_id, process_id)
+        resource_type = await repository.get_resource_type(self.session, row.resource_type_id)
+        assert resource_type is not None, "resource_type_id is a foreign key"
+        limits = timeseries.Limits(resource_type.cpu_limit, resource_type.memory_limit)
         samples = await repository.samples_between(self.session, row.id, start, end)
-        return schemas.MetricSeries(
-            metric=metric,
-            unit=timeseries.METRICS[metric],
-            interval_in_seconds=interval,
-            from_=presenters.timestamp(start),
-            to=presenters.timestamp(end),
-            data=[
-                schemas.MetricPoint(timestamp=presenters.timestamp(at), value=value)
-                for at, value in timeseries.series(metric, samples, start, end, interval)
-            ],
-        )
+        return [
+            schemas.MetricPoint(time=presenters.timestamp(at), value=value)
+            for at, value in timeseries.series(metric, samples, start, end, interval, limits)
+        ]
 
-    async def alert_rules(self, app_id: str, process_id: str, *, show_secret: bool) -> schemas.AlertRulesEnvelope:
+    async def alert_rules(self, app_id: str, process_id: str, *, show_secret: bool) -> schemas.AlertRulesOut:
         row = await self.process(app_id, process_id)
         rules = await repository.alert_rules_of(self.session, row.id)
         states = await repository.alert_states_of(self.session, row.id)
-        return schemas.AlertRulesEnvelope(presenters.alert_rules(row.id, rules, states, show_secret=show_secret))
+        return presenters.alert_rules(row.id, rules, states, show_secret=show_secret)
 
     async def update_alert_rules(
         self, app_id: str, process_id: str, data: schemas.AlertRulesUpdate
-    ) -> schemas.AlertRulesEnvelope:
+    ) -> schemas.AlertRulesOut:
         errors = alert_rules_errors(data)
         if errors:
             raise ValidationFailed(errors)
@@ -137,11 +136,11 @@ class ObservingService:
         rules.updated_at = utcnow()
         await self.session.commit()
         states = await repository.alert_states_of(self.session, row.id)
-        return schemas.AlertRulesEnvelope(presenters.alert_rules(row.id, rules, states, show_secret=True))
+        return presenters.alert_rules(row.id, rules, states, show_secret=True)
 
-    async def deliveries(self, app_id: str, process_id: str, limit: int) -> schemas.WebhookDeliveryList:
-        if not 1 <= limit <= RECENT_SAMPLES:
-            raise ValidationFailed([FieldError("limit", "out_of_range", f"must be between 1 and {RECENT_SAMPLES}")])
+    async def deliveries(self, app_id: str, process_id: str, offset: int, limit: int) -> schemas.WebhookDeliveryList:
         row = await self.process(app_id, process_id)
-        rows = await repository.deliveries_of(self.session, row.id, limit)
-        return schemas.WebhookDeliveryList(data=[presenters.webhook_delivery(d) for d in rows])
+        rows, total = await repository.deliveries_of(self.session, row.id, offset, limit)
+        return schemas.WebhookDeliveryList(
+            data=[presenters.webhook_delivery(d) for d in rows], total=total, offset=offset, limit=limit
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 from msgspec import UNSET
@@ -29,6 +29,7 @@ HORIZONTAL_DEFAULTS = {
     "scaleDownIncrement": 1,
 }
 DEFAULT_TARGET_CPU_PERCENT = 80
+Fields = TypeVar("Fields", bound=schemas.ProcessFields)
 
 
 def stored_scaling(strategy: schemas.ScalingStrategy) -> dict[str, Any]:
@@ -109,7 +110,8 @@ class ProcessService:
             scaling_strategy={"type": "manual", "config": {"instanceCount": 1}},
             resource_type_id=resource_type_id(self.settings.default_resource_type),
             schedule=None,
-            time_zone=None,
+            # Sevalla's clients leave the zone out: a cron process runs on UTC unless told otherwise.
+            time_zone=validation.DEFAULT_TIME_ZONE if process_type == "cron" else None,
             job_start_policy="beforeDeployment" if process_type == "job" else None,
             liveness_probe=None,
             readiness_probe=None,
@@ -146,12 +148,45 @@ class ProcessService:
             if await repository.count_processes(self.session, app.id) >= limit:
                 raise too_many_processes(limit)
 
+    async def resolve_aliases(self, data: Fields) -> Fields:
+        """The request with the CLI's names replaced by the fields they stand for."""
+        errors = [
+            FieldError(alias, "conflicting_fields", f"send either {alias} or {field}, not both")
+            for alias, field in schemas.PROCESS_ALIASES.items()
+            if getattr(data, alias) is not UNSET and getattr(data, field) is not UNSET
+        ]
+        if errors:
+            raise ValidationFailed(errors)
+        given: dict[str, Any] = {alias: UNSET for alias in schemas.PROCESS_ALIASES}
+        if data.name is not UNSET:
+            given["display_name"] = data.name
+        if data.command is not UNSET:
+            given["entrypoint"] = data.command
+        if data.instances is not UNSET:
+            given["scaling_strategy"] = schemas.ManualScaling(schemas.ManualScalingConfig(data.instances))
+        if data.resource_type is not UNSET:
+            catalog = await repository.resource_types(self.session, active_only=True)
+            match = next((t.id for t in catalog if data.resource_type in (t.id, t.name)), None)
+            if match is None:
+                raise ValidationFailed(
+                    [FieldError("resource_type", "unknown_resource_type", "not the id or name of a catalog entry")]
+                )
+            given["resource_type_id"] = match
+        return msgspec.structs.replace(data, **given)
+
     async def create(self, app_id: str, data: schemas.ProcessCreate) -> tuple[schemas.ProcessOut, str]:
         app = await self.application(app_id)
-        draft = apply_fields(self.default_draft(data.key, data.type), data)
+        data = await self.resolve_aliases(data)
+        if data.key is UNSET:
+            taken = {p.key for p in await repository.processes_of(self.session, app_id)}
+            display_name = data.display_name if data.display_name is not UNSET else None
+            key = validation.derive_key(data.type, display_name, app.name, taken)
+        else:
+            key = data.key
+        draft = apply_fields(self.default_draft(key, data.type), data)
         await self.check(app, draft, None)
-        if await repository.process_by_key(self.session, app_id, data.key) is not None:
-            raise DuplicateProcess(f"Process '{data.key}' already exists in this application", field="key")
+        if await repository.process_by_key(self.session, app_id, key) is not None:
+            raise DuplicateProcess(f"Process '{key}' already exists in this application", field="key")
         row = self.insert(app, draft)
         await self.flush_unique(draft.key)
         await changes.announce(self.session, app_id)
@@ -181,6 +216,7 @@ class ProcessService:
         row = await self._process(app_id, process_id)
         if not if_match_holds(if_match, row):
             raise PreconditionFailed(f"Process {process_id} is at {presenters.etag(row)}; reload and retry")
+        data = await self.resolve_aliases(data)
         errors = []
         if data.type is not UNSET and data.type != row.type:
             errors.append(FieldError("type", "immutable", "the type of a process cannot change"))
@@ -189,7 +225,7 @@ class ProcessService:
         if errors:
             raise ValidationFailed(errors)
         current = draft_of(row)
-        draft = apply_fields(draft_of(row), data)
+        draft = apply_fields(current, data)
         await self.check(app, draft, row)
         if draft != current:
             self.write(row, draft)
@@ -217,11 +253,12 @@ class ProcessService:
         await self.session.commit()
         return presenters.process_run(run)
 
-    async def runs(self, app_id: str, process_id: str) -> schemas.ProcessRunList:
+    async def runs(self, app_id: str, process_id: str, offset: int, limit: int) -> schemas.ProcessRunList:
         await self.application(app_id)
         row = await self._process(app_id, process_id)
+        rows, total = await repository.runs_of(self.session, row.id, offset, limit)
         return schemas.ProcessRunList(
-            data=[presenters.process_run(r) for r in await repository.runs_of(self.session, row.id)]
+            data=[presenters.process_run(r) for r in rows], total=total, offset=offset, limit=limit
         )
 
     async def delete(self, app_id: str, process_id: str, if_match: str | None) -> None:
@@ -239,9 +276,17 @@ def draft_of(row: models.Process) -> ProcessDraft:
 
 
 def apply_fields(draft: ProcessDraft, data: schemas.ProcessFields) -> ProcessDraft:
-    """Fields the request names replace the draft's; null clears an optional field."""
+    """Fields the request names replace the draft's; null clears an optional field. A blank for
+    a field the process's type does not take changes nothing, and an empty entrypoint is none
+    (the image's own command)."""
     values = {name: getattr(data, name) for name in schemas.ProcessFields.__struct_fields__}
+    assert all(values[alias] is UNSET for alias in schemas.PROCESS_ALIASES), "aliases are resolved first"
+    values = {name: value for name, value in values.items() if name not in schemas.PROCESS_ALIASES}
     given = {name: value for name, value in values.items() if value is not UNSET}
+    for name in validation.blanks_not_applying(draft.type, given):
+        del given[name]
+    if given.get("entrypoint") == "":
+        given["entrypoint"] = None
     if "scaling_strategy" in given:
         given["scaling_strategy"] = stored_scaling(given["scaling_strategy"])
     for probe in ("liveness_probe", "readiness_probe"):

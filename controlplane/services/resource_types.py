@@ -37,6 +37,7 @@ async def sync_catalog(session: AsyncSession, catalog: tuple[ResourceTypeSetting
     await session.commit()
 
 
-async def list_catalog(session: AsyncSession) -> schemas.ResourceTypeList:
+async def list_catalog(session: AsyncSession) -> list[schemas.ResourceTypeOut]:
+    """A bare array, as Sevalla answers this one list."""
     rows = await repository.resource_types(session, active_only=True)
-    return schemas.ResourceTypeList(data=[presenters.resource_type(r) for r in rows])
+    return [presenters.resource_type(r) for r in rows]

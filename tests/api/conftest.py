@@ -68,18 +68,18 @@ class Api:
     def create_app(self, name: str = "my-app", **fields: Any) -> dict[str, Any]:
         response = self.post("/v1/applications", json={"name": name, "image": "nginx:1.27", **fields})
         assert response.status_code == 201, response.text
-        application: dict[str, Any] = response.json()["application"]
+        application: dict[str, Any] = response.json()
         return application
 
     def resource_type(self, name: str = "s1") -> dict[str, Any]:
-        catalog = self.get("/v1/resources/process-resource-types").json()["data"]
+        catalog = self.get("/v1/resources/process-resource-types").json()
         found: dict[str, Any] = next(t for t in catalog if t["name"] == name)
         return found
 
     def create_process(self, app_id: str, **fields: Any) -> dict[str, Any]:
         response = self.post(f"/v1/applications/{app_id}/processes", json=fields)
-        assert response.status_code == 201, response.text
-        process: dict[str, Any] = response.json()["process"]
+        assert response.status_code == 200, response.text
+        process: dict[str, Any] = response.json()
         return process
 
 

@@ -34,7 +34,7 @@ def test_create_and_get(api: Api) -> None:
         "/v1/applications", json={"name": "shop", "display_name": "The Shop", "image": "ghcr.io/acme/shop:1.2.3"}
     )
     assert response.status_code == 201, response.text
-    created = response.json()["application"]
+    created = response.json()
     assert set(created) == {"id", "name", "display_name", "namespace", "image", "created_at", "updated_at"}
     assert (created["name"], created["display_name"], created["image"]) == (
         "shop",
@@ -46,13 +46,13 @@ def test_create_and_get(api: Api) -> None:
     assert TIMESTAMP.match(created["updated_at"])
     fetched = api.get(f"/v1/applications/{created['id']}")
     assert fetched.status_code == 200
-    assert fetched.json() == {"application": created}
+    assert fetched.json() == created
 
 
 def test_create_defaults(api: Api) -> None:
     response = api.post("/v1/applications", json={"name": "bare"})
     assert response.status_code == 201, response.text
-    created = response.json()["application"]
+    created = response.json()
     assert created["display_name"] == "bare"
     assert created["image"] is None
 
@@ -113,8 +113,8 @@ def test_duplicate_name(api: Api) -> None:
 def test_valid_images(module_api: Api, target: dict[str, Any], image: str) -> None:
     created = module_api.create_app("img", image=image)
     assert created["image"] == image
-    assert module_api.get(f"/v1/applications/{created['id']}").json()["application"]["image"] == image
-    assert module_api.delete(f"/v1/applications/{created['id']}").status_code == 204
+    assert module_api.get(f"/v1/applications/{created['id']}").json()["image"] == image
+    assert module_api.delete(f"/v1/applications/{created['id']}").status_code == 200
     assert_unchanged(module_api, target)
 
 
@@ -170,7 +170,7 @@ def test_patch_display_name_and_image(api: Api) -> None:
     path = f"/v1/applications/{app['id']}"
     response = api.patch(path, json={"display_name": "Shop", "image": "nginx:1.28"})
     assert response.status_code == 200, response.text
-    changed = response.json()["application"]
+    changed = response.json()
     assert (changed["display_name"], changed["image"]) == ("Shop", "nginx:1.28")
     assert (changed["name"], changed["namespace"], changed["created_at"]) == (
         app["name"],
@@ -178,8 +178,8 @@ def test_patch_display_name_and_image(api: Api) -> None:
         app["created_at"],
     )
     assert changed["updated_at"] >= app["updated_at"]
-    assert api.get(path).json()["application"] == changed
-    cleared = api.patch(path, json={"image": None}).json()["application"]
+    assert api.get(path).json() == changed
+    cleared = api.patch(path, json={"image": None}).json()
     assert cleared["image"] is None
 
 
@@ -187,7 +187,7 @@ def test_patch_with_the_same_name_is_harmless(api: Api) -> None:
     app = api.create_app("shop")
     response = api.patch(f"/v1/applications/{app['id']}", json={"name": "shop"})
     assert response.status_code == 200, response.text
-    assert response.json()["application"] == app
+    assert response.json() == app
 
 
 def test_rename_is_refused(api: Api) -> None:
@@ -195,7 +195,7 @@ def test_rename_is_refused(api: Api) -> None:
     response = api.patch(f"/v1/applications/{app['id']}", json={"name": "store", "display_name": "Store"})
     body = assert_problem(response, 400, "validation_failed", "name")
     assert field_errors(body) == {("name", "immutable")}
-    assert api.get(f"/v1/applications/{app['id']}").json()["application"] == app
+    assert api.get(f"/v1/applications/{app['id']}").json() == app
 
 
 @pytest.mark.parametrize(
@@ -221,7 +221,7 @@ def test_delete_cascades(api: Api) -> None:
     web = api.create_process(app["id"], key="web", type="web")
     api.create_process(app["id"], key="worker", type="worker")
     assert api.patch(f"{base}/config-vars", json={"vars": {"DATABASE_URL": SECRET}}).status_code == 200
-    assert api.delete(base).status_code == 204
+    assert api.delete(base).status_code == 200
     for path in (base, f"{base}/processes", f"{base}/processes/{web['id']}", f"{base}/config-vars"):
         assert_problem(api.get(path), 404, "not_found")
     assert_problem(api.delete(base), 404, "not_found")
@@ -238,8 +238,8 @@ def test_delete_leaves_other_applications_alone(api: Api) -> None:
     kept = api.create_process(keep["id"], key="web", type="web")
     gone = api.create_app("gone")
     api.create_process(gone["id"], key="web", type="web")
-    assert api.delete(f"/v1/applications/{gone['id']}").status_code == 204
-    assert api.get(f"/v1/applications/{keep['id']}/processes/{kept['id']}").json()["process"] == kept
+    assert api.delete(f"/v1/applications/{gone['id']}").status_code == 200
+    assert api.get(f"/v1/applications/{keep['id']}/processes/{kept['id']}").json() == kept
 
 
 @pytest.mark.parametrize(

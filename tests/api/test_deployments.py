@@ -9,29 +9,29 @@ def test_a_deployment_is_recorded_with_a_snapshot_and_numbered(api: Api, app_id:
     api.create_process(app_id, key="web", type="web", entrypoint="serve")
     response = api.post(f"/v1/applications/{app_id}/deployments", json={"image": "example/app:v2"})
     assert response.status_code == 201, response.text
-    release = response.json()["deployment"]
+    release = response.json()
     assert (release["number"], release["status"], release["image"], release["is_restart"]) == (
         1, "pending", "example/app:v2", False,
     )  # fmt: skip
     assert [p["key"] for p in release["processes"]] == ["web"]
     assert release["jobs"] == []
     assert release["created_by"] == "bootstrap"
-    fetched = api.get(f"/v1/applications/{app_id}/deployments/{release['id']}").json()["deployment"]
+    fetched = api.get(f"/v1/applications/{app_id}/deployments/{release['id']}").json()
     assert fetched == release
     listed = api.get(f"/v1/applications/{app_id}/deployments").json()
     assert (listed["total"], [r["id"] for r in listed["data"]]) == (1, [release["id"]])
 
 
 def test_only_one_deployment_runs_at_a_time(api: Api, app_id: str) -> None:
-    first = api.post(f"/v1/applications/{app_id}/deployments", json={"image": "example/app:v2"}).json()["deployment"]
+    first = api.post(f"/v1/applications/{app_id}/deployments", json={"image": "example/app:v2"}).json()
     second = api.post(f"/v1/applications/{app_id}/deployments", json={"image": "example/app:v3"})
     body = assert_problem(second, 409, "conflict")
     assert body["running_deployment_id"] == first["id"]
     cancelled = api.post(f"/v1/applications/{app_id}/deployments/{first['id']}/cancel")
-    assert cancelled.json()["deployment"]["status"] == "cancelled"
+    assert cancelled.json()["status"] == "cancelled"
     assert_problem(api.post(f"/v1/applications/{app_id}/deployments/{first['id']}/cancel"), 409, "conflict")
     third = api.post(f"/v1/applications/{app_id}/deployments", json={"image": "example/app:v3"})
-    assert third.json()["deployment"]["number"] == 2
+    assert third.json()["number"] == 2
 
 
 def test_bad_deployment_requests(api: Api, app_id: str) -> None:
@@ -40,7 +40,7 @@ def test_bad_deployment_requests(api: Api, app_id: str) -> None:
     assert_problem(api.post(base, json={"image": "a:b", "extra": 1}), 400, "validation_failed", "extra")
     assert_problem(api.post(base, json={"image": "a:b", "is_restart": True}), 400, "validation_failed", "image")
     assert_problem(api.post(f"{base}/rollback", json={"release_id": "nope"}), 400, "validation_failed", "release_id")
-    pending = api.post(base, json={"image": "example/app:v2"}).json()["deployment"]
+    pending = api.post(base, json={"image": "example/app:v2"}).json()
     refused = api.post(f"{base}/rollback", json={"release_id": pending["id"]})
     body = assert_problem(refused, 400, "validation_failed", "release_id")
     assert body["errors"][0]["code"] == "invalid_choice"
@@ -49,7 +49,7 @@ def test_bad_deployment_requests(api: Api, app_id: str) -> None:
 
 
 def test_restart_needs_an_image_on_the_application(api: Api) -> None:
-    bare = api.post("/v1/applications", json={"name": "bare"}).json()["application"]
+    bare = api.post("/v1/applications", json={"name": "bare"}).json()
     response = api.post(f"/v1/applications/{bare['id']}/deployments", json={"is_restart": True})
     body = assert_problem(response, 400, "validation_failed", "image")
     assert body["errors"][0]["code"] == "required"

@@ -130,7 +130,7 @@ def base(process: dict[str, Any]) -> str:
 
 
 def test_alert_rules_default_to_seed_002s_defaults(api: Api, process: dict[str, Any]) -> None:
-    rules = api.get(f"{base(process)}/alert-rules").json()["alert_rules"]
+    rules = api.get(f"{base(process)}/alert-rules").json()
     assert rules["alert_on_down"] is True
     assert rules["alert_on_restart"] is False
     assert (rules["alert_on_cpu"], rules["alert_on_memory"]) == (False, False)
@@ -144,22 +144,22 @@ def test_alert_rules_change_and_the_secret_is_for_writers_only(api: Api, process
             "webhook_url": "https://hooks.example/procplane"}  # fmt: skip
     response = api.patch(f"{base(process)}/alert-rules", json=body)
     assert response.status_code == 200, response.text
-    rules = response.json()["alert_rules"]
+    rules = response.json()
     assert rules["cpu_threshold_pct"] == 80.0
     assert rules["memory_threshold_pct"] == 75.5
     assert rules["webhook_url"] == "https://hooks.example/procplane"
     secret = rules["webhook_secret"]
     assert secret.startswith("whsec_")
-    assert api.get(f"{base(process)}/alert-rules").json()["alert_rules"]["webhook_secret"] == secret
-    rotated = api.patch(f"{base(process)}/alert-rules", json={"rotate_webhook_secret": True}).json()["alert_rules"]
+    assert api.get(f"{base(process)}/alert-rules").json()["webhook_secret"] == secret
+    rotated = api.patch(f"{base(process)}/alert-rules", json={"rotate_webhook_secret": True}).json()
     assert rotated["webhook_secret"] not in (secret, None)
     watcher = viewer(api)
     seen = watcher.get(f"{base(process)}/alert-rules")
     assert seen.status_code == 200
-    assert seen.json()["alert_rules"]["webhook_secret"] is None
-    assert seen.json()["alert_rules"]["cpu_threshold_pct"] == 80.0
+    assert seen.json()["webhook_secret"] is None
+    assert seen.json()["cpu_threshold_pct"] == 80.0
     assert_problem(watcher.patch(f"{base(process)}/alert-rules", json={"alert_on_down": False}), 403, "forbidden")
-    cleared = api.patch(f"{base(process)}/alert-rules", json={"webhook_url": None}).json()["alert_rules"]
+    cleared = api.patch(f"{base(process)}/alert-rules", json={"webhook_url": None}).json()
     assert cleared["webhook_url"] is None
 
 
@@ -188,7 +188,7 @@ def test_alert_rule_validation(api: Api, process: dict[str, Any], body: dict[str
 
 def test_threshold_bounds_are_inclusive(api: Api, process: dict[str, Any]) -> None:
     body = {"cpu_threshold_pct": 0.01, "memory_threshold_pct": 100}
-    rules = api.patch(f"{base(process)}/alert-rules", json=body).json()["alert_rules"]
+    rules = api.patch(f"{base(process)}/alert-rules", json=body).json()
     assert (rules["cpu_threshold_pct"], rules["memory_threshold_pct"]) == (0.01, 100.0)
 
 
@@ -202,19 +202,19 @@ def test_unknown_process_is_not_found(api: Api, app_id: str) -> None:
 
 
 def test_status_is_alerting_while_up_and_a_rule_fires(settings: Settings, api: Api, process: dict[str, Any]) -> None:
-    assert api.get(base(process)).json()["process"]["status"] == "pending"
+    assert api.get(base(process)).json()["status"] == "pending"
     observe(settings, process["id"], [pod("w-1", "kwok-node-0")], state="up")
-    shown = api.get(base(process)).json()["process"]
+    shown = api.get(base(process)).json()
     assert shown["status"] == "up"
     assert shown["last_count"] == 1
     assert shown["last_sample_at"] is not None
     fire(settings, process["id"], "restart")
-    shown = api.get(base(process)).json()["process"]
+    shown = api.get(base(process)).json()
     assert shown["status"] == "alerting"
     assert shown["alerted_state"] == ["restart"]
-    assert api.get(f"{base(process)}/alert-rules").json()["alert_rules"]["alerted_state"] == ["restart"]
+    assert api.get(f"{base(process)}/alert-rules").json()["alerted_state"] == ["restart"]
     fire(settings, process["id"], "restart", firing=False)
-    assert api.get(base(process)).json()["process"]["status"] == "up"
+    assert api.get(base(process)).json()["status"] == "up"
 
 
 def test_instances_samples_and_restarts(settings: Settings, api: Api, process: dict[str, Any]) -> None:
@@ -224,7 +224,7 @@ def test_instances_samples_and_restarts(settings: Settings, api: Api, process: d
             at=NOW + timedelta(seconds=60), usage=usage)  # fmt: skip
     listed = api.get(f"{base(process)}/instances").json()["data"]
     assert [i["name"] for i in listed] == ["w-1", "w-2"]
-    one = api.get(f"{base(process)}/instances/w-1").json()["instance"]
+    one = api.get(f"{base(process)}/instances/w-1").json()
     assert one["node"] == "kwok-node-0"
     assert one["state"] == "running"
     assert one["ready"] is True
@@ -239,7 +239,7 @@ def test_instances_samples_and_restarts(settings: Settings, api: Api, process: d
     assert one["memory_pct"] == 25.0  # of s1's 512 MB
     assert_problem(api.get(f"{base(process)}/instances/w-9"), 404, "not_found")
     samples = api.get(f"{base(process)}/samples").json()
-    assert samples["samples_total"] == 2
+    assert (samples["total"], samples["offset"], samples["limit"]) == (2, 0, 25)
     assert samples["recent_restarts"] == 2
     assert [s["count"] for s in samples["data"]] == [2, 2]
     assert samples["data"][0]["cpu_millicores"] == 250.0
@@ -258,14 +258,23 @@ def test_metric_series(settings: Settings, api: Api, process: dict[str, Any]) ->
     params = {"from": str(int(start.timestamp())), "to": str(int((start + timedelta(minutes=4)).timestamp())),
               "interval_in_seconds": "60"}  # fmt: skip
     series = api.get(f"{base(process)}/metrics/instance-count", params=params).json()
-    assert series["unit"] == "instances"
-    assert [p["value"] for p in series["data"]] == [1.0, 3.0, None, 2.0, None]
+    # Minutes 2 and 4 hold no sample, so they have no point.
+    assert series == [
+        {"time": (start + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%S.000Z"), "value": value}
+        for minute, value in ((0, 1.0), (1, 3.0), (3, 2.0))
+    ]
     cpu = api.get(f"{base(process)}/metrics/cpu-usage", params=params).json()
-    assert [p["value"] for p in cpu["data"]][:2] == [100.0, 300.0]
+    assert [p["value"] for p in cpu] == [100.0, 300.0, 200.0]
+    # The limits of the instances seen: s1 gives each 500 millicores and 512 MB.
+    cpu_limit = api.get(f"{base(process)}/metrics/cpu-limit", params=params).json()
+    assert [p["value"] for p in cpu_limit] == [500.0, 1500.0, 1000.0]
+    memory_limit = api.get(f"{base(process)}/metrics/memory-limit", params=params).json()
+    assert [p["value"] for p in memory_limit] == [n * 512 * 1024 * 1024.0 for n in (1, 3, 2)]
     memory = api.get(f"{base(process)}/metrics/memory-usage", params={**params, "interval_in_seconds": "240"}).json()
-    assert memory["data"][0]["value"] == 2000.0  # the mean of 1000, 3000 and 2000
-    iso = {"from": start.isoformat(), "to": (start + timedelta(minutes=1)).isoformat(), "interval_in_seconds": "60"}
-    assert len(api.get(f"{base(process)}/metrics/instance-count", params=iso).json()["data"]) == 2
+    assert memory[0]["value"] == 2000.0  # the mean of 1000, 3000 and 2000
+    end = start + timedelta(minutes=1, seconds=30)
+    iso = {"from": start.isoformat(), "to": end.isoformat(), "interval_in_seconds": "60"}
+    assert len(api.get(f"{base(process)}/metrics/instance-count", params=iso).json()) == 2
     assert_problem(api.get(f"{base(process)}/metrics/disk-usage"), 404, "not_found")
     for bad, field, code in (
         ({"interval_in_seconds": "0"}, "interval_in_seconds", "out_of_range"),
@@ -285,20 +294,20 @@ def test_heartbeat_alive_dead_resurrected(api: Api, process: dict[str, Any]) -> 
     created = api.put(f"{base(process)}/heartbeat", json={"interval_seconds": 1}).json()
     token = created["token"]
     assert token.startswith("pph_")
-    assert created["heartbeat"]["status"] == "ALIVE"
-    assert created["heartbeat"]["token_prefix"] == token[:10]
+    assert created["status"] == "ALIVE"
+    assert created["token_prefix"] == token[:10]
     ping = f"{base(process)}/actions/ping"
     pinger = api.as_key(token)
-    assert pinger.post(ping).json()["heartbeat"]["status"] == "ALIVE"
+    assert pinger.post(ping).json()["status"] == "ALIVE"
     time.sleep(1.3)
-    assert api.get(f"{base(process)}/heartbeat").json()["heartbeat"]["status"] == "DEAD"
-    assert api.get(base(process)).json()["process"]["heartbeat_status"] == "DEAD"
-    assert pinger.post(ping).json()["heartbeat"]["status"] == "RESURRECTED"
-    assert pinger.post(ping).json()["heartbeat"]["status"] == "ALIVE"
+    assert api.get(f"{base(process)}/heartbeat").json()["status"] == "DEAD"
+    assert api.get(base(process)).json()["heartbeat_status"] == "DEAD"
+    assert pinger.post(ping).json()["status"] == "RESURRECTED"
+    assert pinger.post(ping).json()["status"] == "ALIVE"
     # A changed interval keeps the token; only a rotation issues a new one.
     changed = api.put(f"{base(process)}/heartbeat", json={"interval_seconds": 600}).json()
     assert "token" not in changed
-    assert changed["heartbeat"]["interval_seconds"] == 600
+    assert changed["interval_seconds"] == 600
     rotated = api.put(f"{base(process)}/heartbeat", json={"interval_seconds": 600, "rotate_token": True}).json()
     assert_problem(pinger.post(ping), 401, "unauthorized")
     assert api.as_key(rotated["token"]).post(ping).status_code == 200
@@ -313,11 +322,11 @@ def test_ping_authentication(api: Api, app_id: str, process: dict[str, Any]) -> 
     assert_problem(api.as_key(other_token).post(ping), 401, "unauthorized")
     assert_problem(api.as_key("pph_forged").post(ping), 401, "unauthorized")
     assert_problem(viewer(api).post(ping), 403, "forbidden")
-    assert api.post(ping).json()["heartbeat"]["status"] == "ALIVE"  # a writer's API key
+    assert api.post(ping).json()["status"] == "ALIVE"  # a writer's API key
     assert api.as_key(token).post(ping).status_code == 200
     assert_problem(api.as_key(token).post(f"/v1/applications/{app_id}/processes/nope/actions/ping"), 401,
                    "unauthorized")  # fmt: skip
-    assert api.delete(f"{base(process)}/heartbeat").status_code == 204
+    assert api.delete(f"{base(process)}/heartbeat").status_code == 200
     assert_problem(api.as_key(token).post(ping), 401, "unauthorized")
 
 
@@ -451,11 +460,11 @@ def test_old_samples_are_downsampled_hourly_then_dropped(settings: Settings, api
 
     run(settings, compact)
     samples = api.get(f"{base(process)}/samples").json()
-    assert samples["samples_total"] == 2
+    assert samples["total"] == 2
     recent, merged = samples["data"]
     assert (recent["resolution_seconds"], recent["count"]) == (60, 1)
     assert merged["resolution_seconds"] == 3600
     assert merged["recorded_at"] == hour.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     assert merged["count"] == 2  # the mean of 1, 3 and 2
     run(settings, compact)  # compacting again changes nothing
-    assert api.get(f"{base(process)}/samples").json()["samples_total"] == 2
+    assert api.get(f"{base(process)}/samples").json()["total"] == 2

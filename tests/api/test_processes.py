@@ -44,8 +44,8 @@ CATALOG = {
     "s2": ("standard", 1000, 1024),
     "s3": ("standard", 2000, 2048),
     "s4": ("standard", 4000, 4096),
-    "m2": ("memory", 1000, 4096),
-    "c2": ("compute", 2000, 1024),
+    "m2": ("memoryOptimized", 1000, 4096),
+    "c2": ("cpuOptimized", 2000, 1024),
 }
 
 
@@ -57,14 +57,14 @@ def process_path(process: dict[str, Any]) -> str:
 def test_seed_examples_round_trip_exactly(api: Api, app_id: str, example: dict[str, Any]) -> None:
     s1 = api.resource_type("s1")
     response = api.post(f"/v1/applications/{app_id}/processes", json={**example, "resource_type_id": s1["id"]})
-    assert response.status_code == 201, response.text
-    created = response.json()["process"]
+    assert response.status_code == 200, response.text
+    created = response.json()
     for field, value in example.items():
         assert created[field] == value, field
     assert (created["resource_type_id"], created["resource_type_name"]) == (s1["id"], "s1")
     assert (created["cpu_limit"], created["memory_limit"]) == (500, 512)
     fetched = api.get(process_path(created))
-    assert fetched.json() == {"process": created}
+    assert fetched.json() == created
     assert fetched.headers["etag"] == response.headers["etag"] == '"1"'
 
 
@@ -118,7 +118,7 @@ def test_the_same_key_in_two_applications(api: Api, app_id: str) -> None:
     assert_problem(api.get(f"/v1/applications/{other['id']}/processes/{a['id']}"), 404, "not_found")
     assert_problem(api.patch(f"/v1/applications/{other['id']}/processes/{a['id']}", json={"port": 1}), 404, "not_found")
     assert_problem(api.delete(f"/v1/applications/{other['id']}/processes/{a['id']}"), 404, "not_found")
-    assert api.get(process_path(a)).json()["process"] == a
+    assert api.get(process_path(a)).json() == a
 
 
 def test_unknown_process(api: Api, app_id: str) -> None:
@@ -164,14 +164,14 @@ def test_generation_counts_effective_changes(api: Api, app_id: str) -> None:
     for fields, generation in steps:
         response = api.patch(path, json=fields)
         assert response.status_code == 200, response.text
-        changed = response.json()["process"]
+        changed = response.json()
         assert changed["generation"] == generation, fields
         assert response.headers["etag"] == f'"{generation}"'
         if response.headers["etag"] == etag:
             assert changed["updated_at"] == updated_at, fields
         etag, updated_at = response.headers["etag"], changed["updated_at"]
-        assert api.get(path).json()["process"] == changed
-    assert api.get(path).json()["process"]["entrypoint"] is None
+        assert api.get(path).json() == changed
+    assert api.get(path).json()["entrypoint"] is None
 
 
 def test_sending_the_whole_object_back_changes_nothing(api: Api, app_id: str) -> None:
@@ -179,14 +179,14 @@ def test_sending_the_whole_object_back_changes_nothing(api: Api, app_id: str) ->
     writable = {k: created[k] for k in (*SEED_PROCESS, "resource_type_id", "schedule", "time_zone", "job_start_policy")}
     response = api.patch(process_path(created), json=writable)
     assert response.status_code == 200, response.text
-    assert response.json()["process"] == created
+    assert response.json() == created
     assert response.headers["etag"] == '"1"'
 
 
 def test_patch_keeps_fields_it_does_not_name(api: Api, app_id: str) -> None:
     created = api.create_process(app_id, **SEED_PROCESS)
     response = api.patch(process_path(created), json={"port": 3000})
-    changed = response.json()["process"]
+    changed = response.json()
     assert changed["port"] == 3000
     for field in ("display_name", "entrypoint", "liveness_probe", "readiness_probe", "scaling_strategy"):
         assert changed[field] == created[field], field
@@ -197,12 +197,12 @@ def test_null_clears_an_optional_field(api: Api, app_id: str) -> None:
     path = process_path(created)
     response = api.patch(path, json={"liveness_probe": None, "ingress_protocol": None})
     assert response.status_code == 200, response.text
-    changed = response.json()["process"]
+    changed = response.json()
     assert changed["liveness_probe"] is None
     assert changed["ingress_protocol"] is None
     assert changed["readiness_probe"] == SEED_PROCESS["readiness_probe"]
     assert changed["generation"] == 2
-    assert api.get(path).json()["process"] == changed
+    assert api.get(path).json() == changed
 
 
 def test_etag_and_if_match_on_patch(api: Api, app_id: str) -> None:
@@ -216,7 +216,7 @@ def test_etag_and_if_match_on_patch(api: Api, app_id: str) -> None:
     # A writer still holding the first ETag lost the race.
     stale = api.patch(path, json={"port": 9001}, headers={"If-Match": read.headers["etag"]})
     assert_problem(stale, 412, "precondition_failed")
-    assert api.get(path).json()["process"]["port"] == 9000
+    assert api.get(path).json()["port"] == 9000
     # Each accepted form of If-Match, against the current generation (2, 3, 4, 5): one change each.
     for generation, header in enumerate(('"2"', "*", 'W/"4"', '"999", "5"'), start=2):
         response = api.patch(path, json={"display_name": f"web {generation}"}, headers={"If-Match": header})
@@ -237,17 +237,17 @@ def test_etag_and_if_match_on_delete(api: Api, app_id: str) -> None:
     api.patch(path, json={"port": 9000})
     assert_problem(api.delete(path, headers={"If-Match": '"1"'}), 412, "precondition_failed")
     assert api.get(path).status_code == 200
-    assert api.delete(path, headers={"If-Match": '"2"'}).status_code == 204
+    assert api.delete(path, headers={"If-Match": '"2"'}).status_code == 200
     assert_problem(api.get(path), 404, "not_found")
     assert_problem(api.delete(path, headers={"If-Match": "*"}), 404, "not_found")
     other = api.create_process(app_id, key="worker", type="worker")
-    assert api.delete(process_path(other), headers={"If-Match": "*"}).status_code == 204
+    assert api.delete(process_path(other), headers={"If-Match": "*"}).status_code == 200
     assert api.get(f"/v1/applications/{app_id}/processes").json()["total"] == 0
 
 
 def test_delete_without_if_match(api: Api, app_id: str) -> None:
     created = api.create_process(app_id, key="web", type="web")
-    assert api.delete(process_path(created)).status_code == 204
+    assert api.delete(process_path(created)).status_code == 200
     # The key and the web slot are free again.
     again = api.create_process(app_id, key="web", type="web")
     assert again["id"] != created["id"]
@@ -255,7 +255,7 @@ def test_delete_without_if_match(api: Api, app_id: str) -> None:
 
 
 def test_internal_hostname(api: Api, app_id: str) -> None:
-    app = api.get(f"/v1/applications/{app_id}").json()["application"]
+    app = api.get(f"/v1/applications/{app_id}").json()
     created = api.create_process(app_id, key="api-v2", type="worker")
     assert created["internal_hostname"] == f"my-app-api-v2.{app['namespace']}.svc.cluster.local"
 
@@ -272,7 +272,7 @@ def test_internal_hostname_follows_the_cluster_domain(database_url: str) -> None
 def test_resource_type_catalog(api: Api) -> None:
     response = api.get("/v1/resources/process-resource-types")
     assert response.status_code == 200
-    data = response.json()["data"]
+    data = response.json()
     assert {t["name"]: (t["category"], t["cpu_limit"], t["memory_limit"]) for t in data} == CATALOG
     assert all(set(t) == {"id", "name", "category", "cpu_limit", "memory_limit"} for t in data)
     assert len({t["id"] for t in data}) == len(CATALOG)
@@ -284,7 +284,7 @@ def test_limits_are_computed_from_the_resource_type(api: Api, app_id: str) -> No
     path = process_path(created)
     for name, (_, cpu, memory) in CATALOG.items():
         type_id = api.resource_type(name)["id"]
-        changed = api.patch(path, json={"resource_type_id": type_id}).json()["process"]
+        changed = api.patch(path, json={"resource_type_id": type_id}).json()
         assert (changed["resource_type_id"], changed["resource_type_name"]) == (type_id, name)
         assert (changed["cpu_limit"], changed["memory_limit"]) == (cpu, memory)
     response = api.patch(path, json={"cpu_limit": 8000})
@@ -331,7 +331,7 @@ def test_plan_limit_per_application(limited: Api) -> None:
     # The limit is per application, and deleting frees a slot.
     other = api.create_app("other")["id"]
     api.create_process(other, key="job", type="job")
-    assert api.delete(process_path(first)).status_code == 204
+    assert api.delete(process_path(first)).status_code == 200
     api.create_process(app_id, key="job", type="job")
 
 
@@ -364,7 +364,7 @@ def test_plan_limit_per_process(limited: Api, scaling: dict[str, Any]) -> None:
     response = api.patch(process_path(created), json={"scaling_strategy": scaling})
     body = assert_problem(response, 402, "plan_limit_reached")
     assert (body["scope"], body["limit"]) == ("per_process", 3)
-    assert api.get(process_path(created)).json()["process"] == created
+    assert api.get(process_path(created)).json() == created
     at_limit = {"type": "manual", "config": {"instanceCount": 3}}
     assert api.patch(process_path(created), json={"scaling_strategy": at_limit}).status_code == 200
 
@@ -373,11 +373,11 @@ def test_deleting_a_process_or_its_application_takes_its_runs(api: Api, app_id: 
     cron = api.create_process(app_id, key="report", type="cron", schedule="@hourly", time_zone="UTC")
     other = api.create_process(app_id, key="cleanup", type="cron", schedule="@daily", time_zone="UTC")
     for process in (cron, other):
-        assert api.post(f"{process_path(process)}/trigger").status_code == 202
+        assert api.post(f"{process_path(process)}/trigger").status_code == 200
     assert len(api.get(f"{process_path(cron)}/runs").json()["data"]) == 1
-    assert api.delete(process_path(cron)).status_code == 204
+    assert api.delete(process_path(cron)).status_code == 200
     assert_problem(api.get(f"{process_path(cron)}/runs"), 404, "not_found")
-    assert api.delete(f"/v1/applications/{app_id}").status_code == 204
+    assert api.delete(f"/v1/applications/{app_id}").status_code == 200
     assert_problem(api.get(process_path(other)), 404, "not_found")
 
 

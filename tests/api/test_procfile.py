@@ -117,7 +117,7 @@ def test_import_keeps_what_the_procfile_does_not_say(api: Api, app_id: str) -> N
     path = f"/v1/applications/{app_id}/processes/{worker['id']}"
     assert api.patch(path, json={"scaling_strategy": scaled, "resource_type_id": m2}).status_code == 200
     assert put_procfile(api, app_id, "worker: b\n").json() == result(updated=["worker"])
-    after = api.get(path).json()["process"]
+    after = api.get(path).json()
     assert (after["entrypoint"], after["scaling_strategy"], after["resource_type_id"]) == ("b", scaled, m2)
 
 

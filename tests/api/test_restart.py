@@ -72,7 +72,7 @@ def test_restart_keeps_everything(settings: Settings) -> None:
         assert etag == '"2"'
         response = deployer.patch(path, json={"display_name": "Workers"}, headers={"If-Match": etag})
         assert response.status_code == 200, response.text
-        assert response.json()["process"]["generation"] == 3
+        assert response.json()["generation"] == 3
         # Uniqueness survives too.
         assert_problem(api.post("/v1/applications", json={"name": "shop"}), 409, "duplicate_application")
         duplicate = api.post(f"/v1/applications/{app_id}/processes", json={"key": "web", "type": "web"})
@@ -93,14 +93,14 @@ def test_a_retired_resource_type_stays_on_its_processes(database_url: str) -> No
     )
     with make_client(smaller) as client:
         api = Api(client)
-        names = [t["name"] for t in api.get("/v1/resources/process-resource-types").json()["data"]]
+        names = [t["name"] for t in api.get("/v1/resources/process-resource-types").json()]
         assert "s2" not in names
         path = f"/v1/applications/{app_id}/processes/{process['id']}"
-        assert api.get(path).json()["process"] == process
+        assert api.get(path).json() == process
         # The process keeps its size through other changes, but nothing new may pick it.
         changed = api.patch(path, json={"port": 9000})
         assert changed.status_code == 200, changed.text
-        assert changed.json()["process"]["resource_type_name"] == "s2"
+        assert changed.json()["resource_type_name"] == "s2"
         refused = api.post(
             f"/v1/applications/{app_id}/processes", json={"key": "w", "type": "worker", "resource_type_id": s2["id"]}
         )

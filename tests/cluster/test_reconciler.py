@@ -20,7 +20,7 @@ def stack(tmp_path: Path, kube_cluster: launcher.LocalCluster, kube: Kube) -> It
 
 
 def namespace_of(stack: Stack, app_id: str) -> str:
-    return str(stack.api.get(f"/v1/applications/{app_id}").json()["application"]["namespace"])
+    return str(stack.api.get(f"/v1/applications/{app_id}").json()["namespace"])
 
 
 def deployment(kube: Kube, namespace: str, name: str) -> dict[str, Any] | None:
@@ -91,8 +91,9 @@ def test_cron_with_time_zone_and_trigger(stack: Stack) -> None:
     assert found["spec"]["concurrencyPolicy"] == "Forbid"
     base = f"/v1/applications/{app['id']}/processes/{created['id']}"
     triggered = stack.api.post(f"{base}/trigger")
-    assert triggered.status_code == 202, triggered.text
-    run_id = triggered.json()["run"]["id"]
+    assert triggered.status_code == 200, triggered.text
+    assert triggered.json()["message"].startswith("Cron process")
+    run_id = stack.api.get(f"{base}/runs").json()["data"][0]["id"]
 
     def job_name() -> str | None:
         runs = stack.api.get(f"{base}/runs").json()["data"]
@@ -131,14 +132,14 @@ def test_deleting_processes_and_applications_leaves_nothing(stack: Stack) -> Non
     app = stack.app_with_procfile("gone", "web: serve\nworker: work\n")
     worker = stack.wait_status(app["id"], "worker", "up", ready=1)
     ns = namespace_of(stack, app["id"])
-    assert stack.api.delete(f"/v1/applications/{app['id']}/processes/{worker['id']}").status_code == 204
+    assert stack.api.delete(f"/v1/applications/{app['id']}/processes/{worker['id']}").status_code == 200
     eventually(lambda: deployment(stack.kube, ns, "gone-worker") is None, what="worker Deployment gone")
     eventually(
         lambda: not [p for p in stack.kube.items(f"/api/v1/namespaces/{ns}/pods") if "worker" in p["metadata"]["name"]],
         what="worker pods gone",
     )
     assert deployment(stack.kube, ns, "gone-web") is not None
-    assert stack.api.delete(f"/v1/applications/{app['id']}").status_code == 204
+    assert stack.api.delete(f"/v1/applications/{app['id']}").status_code == 200
 
     def namespace_gone() -> bool:
         try:

@@ -25,12 +25,12 @@ def stack(tmp_path: Path, kube_cluster: launcher.LocalCluster, kube: Kube) -> It
 def deploy(stack: Stack, app_id: str, **body: Any) -> dict[str, Any]:
     response = stack.api.post(f"/v1/applications/{app_id}/deployments", json=body)
     assert response.status_code == 201, response.text
-    release: dict[str, Any] = response.json()["deployment"]
+    release: dict[str, Any] = response.json()
     return release
 
 
 def release_of(stack: Stack, app_id: str, release_id: str) -> dict[str, Any]:
-    found: dict[str, Any] = stack.api.get(f"/v1/applications/{app_id}/deployments/{release_id}").json()["deployment"]
+    found: dict[str, Any] = stack.api.get(f"/v1/applications/{app_id}/deployments/{release_id}").json()
     return found
 
 
@@ -43,7 +43,7 @@ def wait_release(stack: Stack, app_id: str, release_id: str, statuses: tuple[str
 
 
 def web_image(stack: Stack, app_id: str, name: str) -> str:
-    namespace = stack.api.get(f"/v1/applications/{app_id}").json()["application"]["namespace"]
+    namespace = stack.api.get(f"/v1/applications/{app_id}").json()["namespace"]
     deployment = stack.kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{name}")
     return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
 
@@ -73,14 +73,14 @@ def test_happy_path_then_rollback(stack: Stack) -> None:
     assert all(steps)
     assert steps == sorted(steps)
     assert web_image(stack, app["id"], "happy-web") == "example/app:v2"
-    assert stack.api.get(f"/v1/applications/{app['id']}").json()["application"]["image"] == "example/app:v2"
+    assert stack.api.get(f"/v1/applications/{app['id']}").json()["image"] == "example/app:v2"
 
     second = wait_release(stack, app["id"], deploy(stack, app["id"], image="example/app:v3")["id"])
     assert second["status"] == "succeeded"
     assert web_image(stack, app["id"], "happy-web") == "example/app:v3"
     response = stack.api.post(f"/v1/applications/{app['id']}/deployments/rollback", json={"release_id": first["id"]})
     assert response.status_code == 201, response.text
-    rollback = wait_release(stack, app["id"], response.json()["deployment"]["id"])
+    rollback = wait_release(stack, app["id"], response.json()["id"])
     assert (rollback["number"], rollback["status"], rollback["rollback_of"]) == (3, "succeeded", first["id"])
     assert rollback["jobs"] == [job for job in rollback["jobs"] if job["policy"] != "beforeDeployment"]
     assert web_image(stack, app["id"], "happy-web") == "example/app:v2"
@@ -127,7 +127,7 @@ def test_cancel_and_one_release_at_a_time(stack: Stack) -> None:
     assert second.json()["running_deployment_id"] == release["id"]
     cancelled = stack.api.post(f"/v1/applications/{app['id']}/deployments/{release['id']}/cancel")
     assert cancelled.status_code == 200
-    assert cancelled.json()["deployment"]["status"] == "cancelled"
+    assert cancelled.json()["status"] == "cancelled"
     eventually(lambda: web_image(stack, app["id"], "cancel-web") == "example/app:v1", what="the old image back")
     again = stack.api.post(f"/v1/applications/{app['id']}/deployments/{release['id']}/cancel")
     assert again.status_code == 409
@@ -137,7 +137,7 @@ def test_restart_rolls_pods_without_a_new_image(stack: Stack) -> None:
     stack.start_reconciler()
     app = stack.app_with_procfile("restart", "worker: work\n", image="example/app:v1")
     stack.wait_status(app["id"], "worker", "up", ready=1)
-    namespace = stack.api.get(f"/v1/applications/{app['id']}").json()["application"]["namespace"]
+    namespace = stack.api.get(f"/v1/applications/{app['id']}").json()["namespace"]
     path = f"/apis/apps/v1/namespaces/{namespace}/deployments/restart-worker"
     before = stack.kube.get(path)["spec"]["template"]["metadata"]["annotations"]["procplane.dev/config-hash"]
     release = wait_release(stack, app["id"], deploy(stack, app["id"], is_restart=True)["id"])
@@ -152,7 +152,7 @@ def test_reconciler_restart_during_a_release_runs_no_job_twice(stack: Stack) -> 
     release = deploy(stack, app["id"], image="example/app:v2")
     wait_release(stack, app["id"], release["id"], ("running_pre_jobs", "rolling_out", "running_post_jobs"))
     first.stop()
-    namespace = stack.api.get(f"/v1/applications/{app['id']}").json()["application"]["namespace"]
+    namespace = stack.api.get(f"/v1/applications/{app['id']}").json()["namespace"]
     job = eventually(
         lambda: next(iter(stack.kube.items(f"/apis/batch/v1/namespaces/{namespace}/jobs",
                                            labelSelector="procplane.dev/release=1")), None),

@@ -214,7 +214,7 @@ def _converge(stack: Stack, kube: Kube, lease_namespace: str) -> None:
     web = stack.wait_status(app_id, "web", "up", ready=1)
     worker = stack.wait_status(app_id, "worker", "up", ready=1)
     assert kube.get(lease)["spec"]["holderIdentity"]
-    ns = stack.api.get(f"/v1/applications/{app_id}").json()["application"]["namespace"]
+    ns = stack.api.get(f"/v1/applications/{app_id}").json()["namespace"]
     base = f"/v1/applications/{app_id}/processes"
     # Autoscaling, a disruption budget and an Ingress for the web process.
     scaling = {"type": "horizontal", "config": {"minInstanceCount": 2, "maxInstanceCount": 4}}
@@ -235,7 +235,7 @@ def _converge(stack: Stack, kube: Kube, lease_namespace: str) -> None:
     cron = stack.api.create_process(app_id, key="report", type="cron", entrypoint="report", schedule="0 6 * * *",
                                     time_zone="UTC")  # fmt: skip
     run = stack.api.post(f"{base}/{cron['id']}/trigger")
-    assert run.status_code == 202, run.text
+    assert run.status_code == 200, run.text
 
     def job_name() -> str | None:
         runs = stack.api.get(f"{base}/{cron['id']}/runs").json()["data"]
@@ -249,9 +249,9 @@ def _converge(stack: Stack, kube: Kube, lease_namespace: str) -> None:
     body = {"scaling_strategy": {"type": "manual", "config": {"instanceCount": 2}}}
     assert stack.api.patch(f"{base}/{worker['id']}", json=body).status_code == 200
     stack.wait_status(app_id, "worker", "up", ready=2)
-    assert stack.api.delete(f"{base}/{worker['id']}").status_code == 204
+    assert stack.api.delete(f"{base}/{worker['id']}").status_code == 200
     eventually(lambda: not exists(kube, f"/apis/apps/v1/namespaces/{ns}/deployments/helmed-worker"), what="worker gone")
-    assert stack.api.delete(f"/v1/applications/{app_id}").status_code == 204
+    assert stack.api.delete(f"/v1/applications/{app_id}").status_code == 200
     eventually(lambda: not exists(kube, f"/api/v1/namespaces/{ns}"), timeout=90, what=f"namespace {ns} gone")
 
 
