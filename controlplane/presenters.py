@@ -82,7 +82,7 @@ def process(
         display_name=row.display_name,
         # Sevalla's clients read a string: "" when the image's own command runs.
         entrypoint=row.entrypoint or "",
-        port=row.port,
+        port=row.port if row.type == "web" else None,
         is_ingress_enabled=row.is_ingress_enabled,
         ingress_protocol=row.ingress_protocol,
         scaling_strategy=row.scaling_strategy,

@@ -96,12 +96,13 @@ class ProcessFields(Request):
     entrypoint: str | UnsetType | None = UNSET
     port: int | UnsetType = UNSET
     is_ingress_enabled: bool | UnsetType = UNSET
-    ingress_protocol: IngressProtocol | UnsetType | None = UNSET
+    # "" is decoded so that a blank can mean "no value" where the type does not take the field.
+    ingress_protocol: IngressProtocol | Literal[""] | UnsetType | None = UNSET
     scaling_strategy: ScalingStrategy | UnsetType = UNSET
     resource_type_id: str | UnsetType = UNSET
     schedule: str | UnsetType | None = UNSET
     time_zone: str | UnsetType | None = UNSET
-    job_start_policy: JobStartPolicy | UnsetType | None = UNSET
+    job_start_policy: JobStartPolicy | Literal[""] | UnsetType | None = UNSET
     liveness_probe: Probe | UnsetType | None = UNSET
     readiness_probe: Probe | UnsetType | None = UNSET
     job_timeout_seconds: int | UnsetType | None = UNSET
@@ -182,7 +183,7 @@ class ProcessOut(Response):
     type: str
     display_name: str
     entrypoint: str
-    port: int
+    port: int | None
     is_ingress_enabled: bool
     ingress_protocol: str | None
     scaling_strategy: dict[str, Any]

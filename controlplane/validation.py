@@ -47,6 +47,8 @@ TYPE_SPECIFIC_FIELDS: dict[str, frozenset[str]] = {
     "job_ttl_seconds": frozenset({"job"}),
 }
 DEFAULT_TIME_ZONE = "UTC"
+# Stored for every process (the column is not null), served and shown for web processes only.
+DEFAULT_PORT = 8080
 
 
 def is_blank(value: Any) -> bool:
@@ -312,8 +314,11 @@ def process_errors(draft: ProcessDraft, app_name: str) -> list[FieldError]:
     errors += display_name_errors(draft.display_name)
     if draft.entrypoint is not None:
         _length(errors, "entrypoint", draft.entrypoint, 1, 1024)
-    _range(errors, "port", draft.port, 1, 65535)
     is_web = draft.type == "web"
+    if is_web:
+        _range(errors, "port", draft.port, 1, 65535)
+    elif draft.port != DEFAULT_PORT:
+        errors.append(FieldError("port", "not_allowed_for_type", "only web processes take this field"))
     web_only = {
         "is_ingress_enabled": draft.is_ingress_enabled,
         "ingress_protocol": draft.ingress_protocol,
@@ -323,6 +328,8 @@ def process_errors(draft: ProcessDraft, app_name: str) -> list[FieldError]:
     for field, value in web_only.items():
         if not is_web and value:
             errors.append(FieldError(field, "not_allowed_for_type", "only web processes take this field"))
+    if is_web and draft.ingress_protocol == "":
+        errors.append(FieldError("ingress_protocol", "invalid_choice", "must be 'http' or 'grpc'"))
     for field, probe in (("liveness_probe", draft.liveness_probe), ("readiness_probe", draft.readiness_probe)):
         if is_web and probe is not None:
             errors += _probe_errors(field, probe)
@@ -353,4 +360,12 @@ def process_errors(draft: ProcessDraft, app_name: str) -> list[FieldError]:
         errors.append(FieldError("job_start_policy", "not_allowed_for_type", "only job processes take this field"))
     elif draft.type == "job" and draft.job_start_policy is None:
         errors.append(FieldError("job_start_policy", "required", "a job runs around deployments: say when"))
+    elif draft.type == "job" and draft.job_start_policy == "":
+        errors.append(
+            FieldError(
+                "job_start_policy",
+                "invalid_choice",
+                "must be 'beforeDeployment', 'afterSuccessDeployment' or 'afterFailedDeployment'",
+            )
+        )
     return errors

@@ -104,7 +104,7 @@ class ProcessService:
             # Named after its key; a key no display name could hold is reported as the key alone.
             display_name=key if 0 < len(key) <= validation.DISPLAY_NAME_MAX else process_type,
             entrypoint=None,
-            port=8080,
+            port=validation.DEFAULT_PORT,
             is_ingress_enabled=is_web,
             ingress_protocol="http" if is_web else None,
             scaling_strategy={"type": "manual", "config": {"instanceCount": 1}},
@@ -279,10 +279,9 @@ def apply_fields(draft: ProcessDraft, data: schemas.ProcessFields) -> ProcessDra
     """Fields the request names replace the draft's; null clears an optional field. A blank for
     a field the process's type does not take changes nothing, and an empty entrypoint is none
     (the image's own command)."""
-    values = {name: getattr(data, name) for name in schemas.ProcessFields.__struct_fields__}
-    assert all(values[alias] is UNSET for alias in schemas.PROCESS_ALIASES), "aliases are resolved first"
-    values = {name: value for name, value in values.items() if name not in schemas.PROCESS_ALIASES}
-    given = {name: value for name, value in values.items() if value is not UNSET}
+    assert all(getattr(data, alias) is UNSET for alias in schemas.PROCESS_ALIASES), "resolve aliases first"
+    fields = (name for name in schemas.ProcessFields.__struct_fields__ if name not in schemas.PROCESS_ALIASES)
+    given = {name: value for name in fields if (value := getattr(data, name)) is not UNSET}
     for name in validation.blanks_not_applying(draft.type, given):
         del given[name]
     if given.get("entrypoint") == "":

@@ -62,6 +62,7 @@ RULES: list[tuple[str, str, dict[str, Any], Errors]] = [
     ("port-65536", "web", {"port": 65536}, {("port", "out_of_range")}),
     ("port-negative", "web", {"port": -1}, {("port", "out_of_range")}),
     # web-only fields
+    ("port-on-worker", "worker", {"port": 9000}, {("port", "not_allowed_for_type")}),
     ("ingress-on-worker", "worker", {"is_ingress_enabled": True}, {("is_ingress_enabled", "not_allowed_for_type")}),
     ("ingress-protocol-on-job", "job", {"ingress_protocol": "grpc"}, {("ingress_protocol", "not_allowed_for_type")}),
     ("liveness-on-worker", "worker", {"liveness_probe": http_probe()}, {("liveness_probe", "not_allowed_for_type")}),
@@ -323,7 +324,6 @@ DECODING: list[tuple[str, Any, tuple[str, str]]] = [
         (f"{HPA}.instanceCount", "invalid_type"),
     ),
     ("probe-string", {**BASES["web"], "liveness_probe": "/health"}, ("liveness_probe", "invalid_type")),
-    ("missing-key", {"type": "worker"}, ("key", "required")),
     ("missing-type", {"key": "worker"}, ("type", "required")),
     (
         "missing-instance-count",
@@ -624,7 +624,7 @@ def test_worker_defaults(api: Api, app_id: str) -> None:
     created = api.create_process(app_id, key="worker", type="worker", entrypoint="celery -A app worker")
     assert created["is_ingress_enabled"] is False
     assert created["ingress_protocol"] is None
-    assert created["port"] == 8080
+    assert created["port"] is None  # only a web process serves a port
     assert created["scaling_strategy"] == manual(1)
     assert created["job_start_policy"] is None
 
@@ -692,6 +692,5 @@ def test_boundaries_are_inclusive(api: Api, app_id: str) -> None:
         type="cron",
         schedule=SCHEDULE_100,
         time_zone="America/Argentina/Buenos_Aires",
-        port=1,
     )
     assert len(created["schedule"]) == 100

@@ -171,7 +171,7 @@ def test_generation_counts_effective_changes(api: Api, app_id: str) -> None:
             assert changed["updated_at"] == updated_at, fields
         etag, updated_at = response.headers["etag"], changed["updated_at"]
         assert api.get(path).json() == changed
-    assert api.get(path).json()["entrypoint"] is None
+    assert api.get(path).json()["entrypoint"] == ""
 
 
 def test_sending_the_whole_object_back_changes_nothing(api: Api, app_id: str) -> None:
@@ -386,4 +386,4 @@ def test_only_a_cron_process_runs_on_demand(api: Api, app_id: str) -> None:
         process = api.create_process(app_id, key=key, type=process_type)
         body = assert_problem(api.post(f"{process_path(process)}/trigger"), 400, "validation_failed")
         assert [(e["field"], e["code"]) for e in body["errors"]] == [("type", "not_allowed_for_type")]
-        assert api.get(f"{process_path(process)}/runs").json() == {"data": []}
+        assert api.get(f"{process_path(process)}/runs").json() == {"data": [], "total": 0, "offset": 0, "limit": 25}

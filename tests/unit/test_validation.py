@@ -320,7 +320,7 @@ def test_every_bad_field_is_reported_at_once() -> None:
         [
             ("key", "invalid_format"),
             ("display_name", "too_short"),
-            ("port", "out_of_range"),
+            ("port", "not_allowed_for_type"),  # web processes only
             ("is_ingress_enabled", "not_allowed_for_type"),
             ("scaling_strategy.type", "not_allowed_for_type"),
             ("schedule", "invalid_cron"),
@@ -342,3 +342,46 @@ def test_every_bad_field_is_reported_at_once() -> None:
 )
 def test_nul_characters(value: Any, expected: Errors) -> None:
     assert pairs(validation.nul_errors(value)) == expected
+
+
+@pytest.mark.parametrize(
+    ("process_type", "display_name", "taken", "expected"),
+    [
+        ("web", "Anything at all", set(), "web"),
+        ("web", None, {"web"}, "web-2"),
+        ("worker", "Background Jobs!", set(), "background-jobs"),
+        ("worker", "  --Émile's  queue--  ", set(), "mile-s-queue"),
+        ("worker", "Mailer", {"mailer", "mailer-2"}, "mailer-3"),
+        ("cron", "!!!", set(), "cron"),
+        ("job", None, {"job"}, "job-2"),
+        # "my-app-" leaves 56 characters of the 63 an object name may have.
+        ("worker", "x" * 80, set(), "x" * 56),
+        ("worker", "x" * 80, {"x" * 56}, "x" * 54 + "-2"),
+        ("worker", "a" * 55 + " b", set(), "a" * 55),
+    ],
+)
+def test_derive_key(process_type: str, display_name: str | None, taken: set[str], expected: str) -> None:
+    key = validation.derive_key(process_type, display_name, "my-app", taken)
+    assert key == expected
+    assert validation.key_errors(key, "my-app") == []
+
+
+@pytest.mark.parametrize(
+    ("process_type", "given", "expected"),
+    [
+        (
+            "web",
+            {"time_zone": "", "schedule": None, "job_start_policy": "", "port": 0},
+            {"time_zone", "schedule", "job_start_policy"},
+        ),
+        (
+            "cron",
+            {"port": 0, "is_ingress_enabled": False, "ingress_protocol": "", "schedule": ""},
+            {"port", "is_ingress_enabled", "ingress_protocol"},
+        ),
+        ("worker", {"is_ingress_enabled": True, "time_zone": "UTC", "entrypoint": ""}, set()),
+        ("job", {"liveness_probe": None, "job_start_policy": ""}, {"liveness_probe"}),
+    ],
+)
+def test_blanks_not_applying(process_type: str, given: dict[str, Any], expected: set[str]) -> None:
+    assert validation.blanks_not_applying(process_type, given) == expected
