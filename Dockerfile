@@ -22,9 +22,10 @@ COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --frozen --no-dev --no-install-project
 COPY controlplane ./controlplane
 COPY reconciler ./reconciler
-COPY localcluster ./localcluster
-# The project itself, built as a wheel into the environment (no editable link back to /app). The
-# CRDs are not in the image: the chart installs them.
+COPY procplane ./procplane
+COPY crds ./crds
+# The project itself, built as a wheel into the environment (no editable link back to /app), with
+# the CRDs as package data so `procplane serve --install-crds` works from the image too.
 RUN uv sync --frozen --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime

@@ -27,11 +27,12 @@ run: setup
 	@$(UV) run procplane migrate
 	@$(UV) run procplane serve --host $(HOST) --port $(PORT) --install-crds
 
-## lint: ruff and mypy --strict
+## lint: ruff, mypy --strict and the import contracts of the layout (pyproject.toml)
 lint: setup
 	@$(UV) run ruff check .
 	@$(UV) run ruff format --check .
 	@$(UV) run mypy
+	@$(UV) run lint-imports
 
 ## test: everything: lint, then the whole test suite
 test: setup postgres-server tools lint

@@ -20,12 +20,14 @@ from typing import Any
 import msgspec
 from litestar.testing import TestClient
 
-from controlplane import db
-from controlplane.app import create_app
-from controlplane.settings import Settings, normalize_database_url
-from localcluster import launcher
-from reconciler import crds, kube, render
+from controlplane.api.app import create_app
+from controlplane.domain.settings import Settings, normalize_database_url
+from controlplane.store import db
+from reconciler.k8s import client as kube
+from reconciler.k8s import crds
+from reconciler.render import manifests as render
 from reconciler.runner import Reconciler, render_options
+from tests.support.localcluster import launcher
 
 TOKEN = "pp_bench_token_0123456789abcdef"
 PROCESSES_PER_APP = 10
@@ -177,7 +179,7 @@ def run(processes: int, samples: int, cluster: launcher.LocalCluster, workdir: P
 
 
 async def _load(factory: Any, app_id: str) -> Any:
-    from reconciler.source import Source
+    from reconciler.converge.source import Source
 
     return await Source(factory).load(app_id)
 

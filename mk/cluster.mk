@@ -17,13 +17,13 @@ CLUSTER_KUBECONFIG := $(CLUSTER_DIR)/kubeconfig
 .PHONY: tools cluster cluster-down cluster-status
 
 tools:
-	$(PY) -m localcluster build
+	$(PY) -m tests.support.localcluster build
 
 cluster: tools
-	$(PY) -m localcluster up --state-dir $(CLUSTER_DIR)
+	$(PY) -m tests.support.localcluster up --state-dir $(CLUSTER_DIR)
 
 cluster-down:
-	$(PY) -m localcluster down --state-dir $(CLUSTER_DIR)
+	$(PY) -m tests.support.localcluster down --state-dir $(CLUSTER_DIR)
 
 cluster-status:
-	$(PY) -m localcluster status --state-dir $(CLUSTER_DIR)
+	$(PY) -m tests.support.localcluster status --state-dir $(CLUSTER_DIR)

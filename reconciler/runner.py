@@ -15,15 +15,17 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from controlplane import changes
-from controlplane.settings import Settings
-from reconciler import errors, observer, spec
-from reconciler.cache import ClusterCache
-from reconciler.kube import Kube
-from reconciler.leader import LeaderElector
-from reconciler.reconcile import WATCHED_KINDS, Converger, application_id_of
-from reconciler.source import Source
-from reconciler.workqueue import QueueShutDown, WorkQueue
+from controlplane.domain import spec
+from controlplane.domain.settings import Settings
+from controlplane.store import changes
+from reconciler.converge.converger import WATCHED_KINDS, Converger, application_id_of
+from reconciler.converge.source import Source
+from reconciler.k8s import errors
+from reconciler.k8s.cache import ClusterCache
+from reconciler.k8s.client import Kube
+from reconciler.k8s.leader import LeaderElector
+from reconciler.k8s.queue import QueueShutDown, WorkQueue
+from reconciler.observe import observer
 
 logger = logging.getLogger("procplane.reconciler")
 

@@ -10,7 +10,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from controlplane.errors import FieldError, ProblemError, ValidationFailed
+from controlplane.domain.errors import FieldError, ProblemError, ValidationFailed
 
 logger = logging.getLogger("procplane.api")
 

@@ -10,9 +10,9 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from controlplane import auth
-from controlplane.errors import Forbidden, Unauthorized
-from controlplane.services import api_keys
+from controlplane.api import auth
+from controlplane.api.api_keys import service as api_keys
+from controlplane.domain.errors import Forbidden, Unauthorized
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

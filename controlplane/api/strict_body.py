@@ -11,9 +11,9 @@ from typing import Any
 import msgspec
 from litestar import Request
 
-from controlplane import validation
 from controlplane.api.problems import field_error
-from controlplane.errors import FieldError, NotFound, ValidationFailed
+from controlplane.domain import validation
+from controlplane.domain.errors import FieldError, NotFound, ValidationFailed
 
 _LOCATION = re.compile(r"^(?P<message>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
 

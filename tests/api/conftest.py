@@ -10,8 +10,8 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
-from controlplane.app import create_app
-from controlplane.settings import Settings, normalize_database_url
+from controlplane.api.app import create_app
+from controlplane.domain.settings import Settings, normalize_database_url
 from tests.postgres import PostgresServer, postgres_server
 
 ADMIN_TOKEN = "pp_test_admin_token_0123456789"

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from controlplane.settings import Settings
+from controlplane.domain.settings import Settings
 from tests.api.conftest import ADMIN_TOKEN, Api, assert_problem, make_client
 
 UNKNOWN_ID = "00000000-0000-4000-8000-000000000000"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from controlplane import changes, db
-from controlplane.settings import Settings, normalize_database_url
+from controlplane.domain.settings import Settings, normalize_database_url
+from controlplane.store import changes, db
 from reconciler.runner import Reconciler
 from tests.postgres import PostgresServer
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from controlplane import db, models
-from controlplane.settings import Settings
-from reconciler import alerts, instances
-from reconciler.observations import Observations
+from controlplane.domain.settings import Settings
+from controlplane.store import db, models
+from reconciler.observe import alerts, instances
+from reconciler.observe.observations import Observations
 from tests.api.conftest import Api, assert_problem
 
 NOW = datetime.now(UTC).replace(microsecond=0)

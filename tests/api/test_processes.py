@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from controlplane.settings import Settings
+from controlplane.domain.settings import Settings
 from tests.api.conftest import ADMIN_TOKEN, Api, assert_problem, make_client
 
 # The example values of the seed contract (001), every writable field.

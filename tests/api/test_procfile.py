@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from controlplane.settings import Settings
+from controlplane.domain.settings import Settings
 from tests.api.conftest import ADMIN_TOKEN, Api, assert_problem, make_client
 
 PROCFILE = """# the processes of my-app

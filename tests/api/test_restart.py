@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from controlplane.settings import DEFAULT_RESOURCE_TYPES, Settings
+from controlplane.domain.settings import DEFAULT_RESOURCE_TYPES, Settings
 from tests.api.conftest import ADMIN_TOKEN, Api, assert_problem, make_client
 
 

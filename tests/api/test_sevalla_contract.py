@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from controlplane.settings import Settings
-from reconciler import instances
+from controlplane.domain.settings import Settings
+from reconciler.observe import instances
 from tests.api.conftest import Api, assert_problem
 from tests.api.sevalla_contract import assert_answers
 from tests.api.test_observing_api import NOW, observe, pod

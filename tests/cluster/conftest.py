@@ -1,3 +1,3 @@
 """Every test here runs against one real local cluster, started once per session."""
 
-from localcluster.testing import kube, kube_api, kube_cluster, kube_namespace  # noqa: F401
+from tests.support.localcluster.testing import kube, kube_api, kube_cluster, kube_namespace  # noqa: F401

@@ -11,13 +11,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from controlplane import db
-from controlplane.settings import Settings, normalize_database_url
-from localcluster import launcher
-from localcluster.testing import eventually
-from reconciler import crds, kube
+from controlplane.domain.settings import Settings, normalize_database_url
+from controlplane.store import db
+from reconciler.k8s import client as kube
+from reconciler.k8s import crds
 from reconciler.runner import Reconciler
 from tests.api.conftest import ADMIN_TOKEN, Api, make_client
+from tests.support.localcluster import launcher
+from tests.support.localcluster.testing import eventually
 
 _crds_installed = False
 

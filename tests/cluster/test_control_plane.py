@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from localcluster import components, launcher, versions
-from localcluster.testing import Kube, KubeError, create_namespace, eventually
 from tests.cluster import workloads
+from tests.support.localcluster import components, launcher, versions
+from tests.support.localcluster.testing import Kube, KubeError, create_namespace, eventually
 
 APPS = "/apis/apps/v1/namespaces/{ns}"
 BATCH = "/apis/batch/v1/namespaces/{ns}"

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from localcluster import launcher, ports, processes, state
+from tests.support.localcluster import launcher, ports, processes, state
 
 
 def test_stop_leaves_no_process_and_no_port(tmp_path: Path) -> None:
@@ -30,7 +30,11 @@ def test_stop_leaves_no_process_and_no_port(tmp_path: Path) -> None:
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "localcluster", *args], capture_output=True, text=True, check=False, timeout=180
+        [sys.executable, "-m", "tests.support.localcluster", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
     )
 
 

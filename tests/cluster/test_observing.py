@@ -15,12 +15,12 @@ from typing import Any
 import msgspec
 import pytest
 
-from controlplane.settings import Settings, normalize_database_url
-from localcluster import launcher
-from localcluster.testing import Kube, eventually
-from reconciler import webhooks
+from controlplane.domain.settings import Settings, normalize_database_url
+from reconciler.observe import webhooks
 from tests.api.conftest import ADMIN_TOKEN, Api, make_client
 from tests.cluster.stack import Stack, install_crds
+from tests.support.localcluster import launcher
+from tests.support.localcluster.testing import Kube, eventually
 
 SIMULATE = "procplane.dev/simulate"
 

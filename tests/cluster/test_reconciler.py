@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from localcluster import launcher
-from localcluster.testing import Kube, KubeError, eventually
 from tests.cluster.stack import Stack, running_stack
+from tests.support.localcluster import launcher
+from tests.support.localcluster.testing import Kube, KubeError, eventually
 
 
 @pytest.fixture

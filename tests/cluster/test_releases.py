@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from localcluster import launcher
-from localcluster.testing import Kube, eventually
 from tests.cluster.stack import Stack, running_stack
+from tests.support.localcluster import launcher
+from tests.support.localcluster.testing import Kube, eventually
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 

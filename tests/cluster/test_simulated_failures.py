@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from localcluster.testing import Kube, eventually
 from tests.cluster import workloads
+from tests.support.localcluster.testing import Kube, eventually
 
 SIMULATE = "procplane.dev/simulate"
 

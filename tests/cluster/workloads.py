@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from localcluster.testing import Kube
+from tests.support.localcluster.testing import Kube
 
 IMAGE = "registry.example/procplane-test:1"
 

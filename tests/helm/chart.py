@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from localcluster import build, versions
+from tests.support.localcluster import build, versions
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "procplane"

@@ -1,3 +1,3 @@
 """The chart tests that install into a cluster share the session's local cluster."""
 
-from localcluster.testing import kube, kube_api, kube_cluster, kube_namespace  # noqa: F401
+from tests.support.localcluster.testing import kube, kube_api, kube_cluster, kube_namespace  # noqa: F401

@@ -11,13 +11,13 @@ from typing import Any
 import httpx
 import yaml
 
-from controlplane import db
-from controlplane.settings import Settings
-from localcluster import launcher
-from localcluster.testing import Kube
-from reconciler import kube as reconciler_kube
+from controlplane.domain.settings import Settings
+from controlplane.store import db
+from reconciler.k8s import client as reconciler_kube
 from reconciler.runner import Reconciler
 from tests.cluster.stack import ReconcilerThread
+from tests.support.localcluster import launcher
+from tests.support.localcluster.testing import Kube
 
 
 def token(kube: Kube, namespace: str, name: str) -> str:

@@ -10,7 +10,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from reconciler import render, render_jobs, spec
+from controlplane.domain import spec
+from reconciler.render import jobs as render_jobs
+from reconciler.render import manifests as render
 from tests.helm.chart import CHART, checkov_binary, helm, values_args
 from tests.helm.test_chart import SCENARIOS
 

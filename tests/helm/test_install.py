@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 import yaml
 
-from controlplane.settings import Settings, normalize_database_url
-from localcluster import launcher
-from localcluster.testing import Kube, KubeError, create_namespace, eventually
+from controlplane.domain.settings import Settings, normalize_database_url
 from tests.api.conftest import ADMIN_TOKEN, Api, make_client
 from tests.cluster.stack import Stack
 from tests.helm import serviceaccount
 from tests.helm.chart import CHART, helm, values_args
+from tests.support.localcluster import launcher
+from tests.support.localcluster.testing import Kube, KubeError, create_namespace, eventually
 
 GOLDEN = Path(__file__).parent / "rbac-golden.yaml"
 UPDATE_GOLDEN = os.environ.get("PROCPLANE_UPDATE_GOLDEN") == "1"

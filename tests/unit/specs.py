@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler import spec
+from controlplane.domain import spec
 
 APP_ID = "6f1c2b9e-3d4a-4c5b-8e7f-0a1b2c3d4e5f"
 PROCESS_ID = "3c0e5a7b-1d2f-4e6a-9b8c-7d6e5f4a3b2c"

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from controlplane import observed
-from reconciler import alerts, webhooks
+from controlplane.domain import observed
+from reconciler.observe import alerts, webhooks
 
 UP = alerts.Observation(state="up", ready_count=2, restarts_in_window=0, cpu_pct=10.0, memory_pct=5.0, heartbeat=None)
 

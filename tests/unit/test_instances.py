@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from reconciler import instances
+from reconciler.observe import instances
 
 LIMITS = instances.Limits(cpu_millicores=500, memory_bytes=512 * 1024 * 1024)
 

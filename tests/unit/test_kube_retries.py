@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from reconciler import errors
-from reconciler.kube import Kube
+from reconciler.k8s import errors
+from reconciler.k8s.client import Kube
 
 SECRET = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x", "namespace": "ns"}}
 

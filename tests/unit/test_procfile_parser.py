@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from controlplane import procfile
-from controlplane.errors import ValidationFailed
-from controlplane.procfile import DeclaredProcess
+from controlplane.api.processes import procfile
+from controlplane.api.processes.procfile import DeclaredProcess
+from controlplane.domain.errors import ValidationFailed
 
 
 def refused(call: Any, *args: Any) -> list[tuple[str, str, int | None]]:

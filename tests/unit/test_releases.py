@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler import releases, spec
-from reconciler.releases import JobRecord, ReleaseRecord
+from controlplane.domain import spec
+from reconciler.converge import releases
+from reconciler.converge.releases import JobRecord, ReleaseRecord
 from tests.unit.specs import process_spec
 
 

@@ -16,7 +16,8 @@ import msgspec
 import pytest
 import yaml
 
-from reconciler import render, spec
+from controlplane.domain import spec
+from reconciler.render import manifests as render
 from tests.unit.specs import APP_ID, process_spec
 
 CRDS = Path(__file__).resolve().parents[2] / "crds"

@@ -17,7 +17,11 @@ import msgspec
 import pytest
 import yaml
 
-from reconciler import labels, render, render_pod, render_workloads, spec
+from controlplane.domain import spec
+from reconciler.render import labels
+from reconciler.render import manifests as render
+from reconciler.render import pod as render_pod
+from reconciler.render import workloads as render_workloads
 from tests.unit.specs import process_spec
 
 EXPECTED = Path(__file__).parent / "expected"

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from reconciler import spec, status
+from controlplane.domain import spec
+from reconciler.converge import status
 from tests.unit.specs import process_spec
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)

@@ -7,9 +7,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from controlplane import validation
-from controlplane.errors import FieldError
-from controlplane.validation import ProcessDraft
+from controlplane.domain import validation
+from controlplane.domain.errors import FieldError
+from controlplane.domain.validation import ProcessDraft
 
 Errors = list[tuple[str, str]]
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from reconciler.workqueue import QueueShutDown, WorkQueue
+from reconciler.k8s.queue import QueueShutDown, WorkQueue
 
 # Far above any delay used here; only reached when the queue is broken.
 TIMEOUT = 5.0

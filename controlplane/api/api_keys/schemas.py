@@ -1,0 +1,33 @@
+"""Wire types of api keys."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from controlplane.api.wire import Page, Request, Response
+
+Role = Literal["admin", "deployer", "viewer"]
+
+
+class ApiKeyCreate(Request, kw_only=True):
+    name: str
+    role: Role
+
+
+class ApiKeyOut(Response):
+    id: str
+    name: str
+    role: str
+    prefix: str
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None
+
+
+class ApiKeyCreated(ApiKeyOut, kw_only=True):
+    # Only in the response that creates the key: keep it, it is stored as a hash.
+    token: str
+
+
+class ApiKeyList(Page):
+    data: list[ApiKeyOut]

@@ -1,0 +1,106 @@
+"""The Litestar application: routes, dependencies, errors, OpenAPI, start-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import HttpMethod, Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.handlers import HTTPRouteHandler
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.types import Method
+from litestar.types.internal_types import PathParameterDefinition
+
+from controlplane.api import deps as dependencies
+from controlplane.api import problems, security
+from controlplane.api.api_keys import service as api_keys
+from controlplane.api.api_keys.controller import ApiKeyController
+from controlplane.api.applications.controller import ApplicationController
+from controlplane.api.catalog import service as resource_types
+from controlplane.api.catalog.controller import ResourceTypeController
+from controlplane.api.deployments.controller import ReleaseController
+from controlplane.api.health import healthz, readyz
+from controlplane.api.observing.controller import ObservingController
+from controlplane.api.observing.ping_controller import PING_PATH_PATTERN, HeartbeatPingController
+from controlplane.api.processes.controller import ProcessController, ProcfileController
+from controlplane.api.search.controller import NodeController, ProcessSearchController
+from controlplane.domain.settings import Settings
+from controlplane.store import db, migrate
+
+logger = logging.getLogger("procplane")
+
+
+def operation_id(
+    route_handler: HTTPRouteHandler, _method: HttpMethod | Method, _path: list[str | PathParameterDefinition]
+) -> str:
+    """The handler's name in camelCase (`list_processes` → `listProcesses`): stable across
+    releases, so generated clients keep their method names; Litestar refuses duplicates."""
+    first, *rest = route_handler.handler_name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
+
+
+def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
+    engine = db.create_engine(settings.database_url)
+    factory = db.session_factory(engine)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if run_migrations:
+            await migrate.upgrade_async(settings.database_url)
+        async with factory() as session:
+            await resource_types.sync_catalog(session, settings.resource_types)
+            if await api_keys.bootstrap(session, settings.bootstrap_token):
+                logger.info("accepted the bootstrap token as the first admin API key")
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    v1 = Router(
+        path="/v1",
+        route_handlers=[
+            ApplicationController,
+            ProcessController,
+            ProcfileController,
+            ReleaseController,
+            ResourceTypeController,
+            ApiKeyController,
+            ObservingController,
+            ProcessSearchController,
+            NodeController,
+        ],
+        guards=[security.writers_only],
+        security=[{"apiKey": []}],
+    )
+    # Authenticated by the process's heartbeat token in the handler, not by the API-key middleware.
+    pings = Router(path="/v1", route_handlers=[HeartbeatPingController])
+    return Litestar(
+        route_handlers=[v1, pings, healthz, readyz],
+        lifespan=[lifespan],
+        state=State({"settings": settings, "session_factory": factory}),
+        dependencies={
+            "db_session": Provide(dependencies.provide_session),
+            "settings": Provide(dependencies.provide_settings, sync_to_thread=False),
+            "pagination": Provide(dependencies.provide_pagination, sync_to_thread=False),
+        },
+        middleware=[
+            DefineMiddleware(
+                security.ApiKeyAuthentication, exclude=[r"^/healthz", r"^/readyz", r"^/schema", PING_PATH_PATTERN]
+            )
+        ],
+        exception_handlers=problems.EXCEPTION_HANDLERS,
+        openapi_config=OpenAPIConfig(
+            title="procplane",
+            version="1",
+            description="Declare an application's processes; procplane runs them on Kubernetes.",
+            path="/schema",
+            components=security.BEARER_COMPONENTS,
+            operation_id_creator=operation_id,
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+    )

@@ -1,0 +1,14 @@
+"""Wire types of catalog."""
+
+from __future__ import annotations
+
+from controlplane.api.wire import Response
+from controlplane.domain.settings import ResourceCategory
+
+
+class ResourceTypeOut(Response):
+    id: str
+    name: str
+    category: ResourceCategory
+    cpu_limit: int
+    memory_limit: int

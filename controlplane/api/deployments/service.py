@@ -1,0 +1,140 @@
+"""Releases: record release N and let the reconciler run it; cancel; roll back to an earlier one."""
+
+from __future__ import annotations
+
+import msgspec
+import sqlalchemy as sa
+from msgspec import UNSET
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from controlplane.api.deployments import presenter
+from controlplane.api.deployments.schemas import DeploymentCreate, ReleaseList, ReleaseOut, RollbackCreate
+from controlplane.api.processes.service import ProcessService
+from controlplane.domain import clock, validation
+from controlplane.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
+from controlplane.store import changes, models, repository
+
+
+class ReleaseService:
+    def __init__(self, session: AsyncSession, processes: ProcessService) -> None:
+        self.session = session
+        self.processes = processes
+
+    async def _jobs(self, release_id: str) -> list[models.ReleaseJob]:
+        result = await self.session.execute(select(models.ReleaseJob).where(models.ReleaseJob.release_id == release_id))
+        return list(result.scalars().all())
+
+    async def _release(self, app_id: str, release_id: str) -> models.Release:
+        release = await self.session.get(models.Release, release_id)
+        if release is None or release.app_id != app_id:
+            raise NotFound(f"Deployment {release_id} does not exist in application {app_id}")
+        return release
+
+    async def _active(self, app_id: str) -> models.Release | None:
+        result = await self.session.execute(
+            select(models.Release).where(
+                models.Release.app_id == app_id, col(models.Release.status).in_(models.RELEASE_ACTIVE_STATUSES)
+            )
+        )
+        return result.scalars().first()
+
+    async def get(self, app_id: str, release_id: str) -> ReleaseOut:
+        await self.processes.application(app_id)
+        release = await self._release(app_id, release_id)
+        return presenter.release(release, await self._jobs(release.id))
+
+    async def list(self, app_id: str, offset: int, limit: int) -> ReleaseList:
+        await self.processes.application(app_id)
+        total = await self.session.scalar(
+            sa.select(sa.func.count()).select_from(models.Release).where(col(models.Release.app_id) == app_id)
+        )
+        result = await self.session.execute(
+            select(models.Release).where(models.Release.app_id == app_id)
+            .order_by(col(models.Release.number).desc()).offset(offset).limit(limit)
+        )  # fmt: skip
+        data = [presenter.release(r, await self._jobs(r.id)) for r in result.scalars().all()]
+        return ReleaseList(data=data, total=int(total or 0), offset=offset, limit=limit)
+
+    async def create(self, app_id: str, data: DeploymentCreate, created_by: str) -> ReleaseOut:
+        app = await self.processes.application(app_id)
+        image = app.image if data.image is UNSET else data.image
+        if image is None:
+            raise ValidationFailed([FieldError("image", "required", "the application has no image to restart with")])
+        if data.image is not UNSET and data.is_restart and data.image != app.image:
+            raise ValidationFailed(
+                [FieldError("image", "not_allowed_for_type", "a restart keeps the current image; omit image")]
+            )
+        errors = validation.image_errors(image)
+        if errors:
+            raise ValidationFailed(errors)
+        return await self._record(app, image, created_by, is_restart=data.is_restart, rollback_of=None)
+
+    async def rollback(self, app_id: str, data: RollbackCreate, created_by: str) -> ReleaseOut:
+        app = await self.processes.application(app_id)
+        target = await self.session.get(models.Release, data.release_id)
+        if target is None or target.app_id != app_id:
+            raise ValidationFailed([FieldError("release_id", "not_found", "no such deployment in this application")])
+        if target.status != "succeeded":
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        "release_id",
+                        "invalid_choice",
+                        f"only a succeeded deployment can be restored, not a {target.status} one",
+                    )
+                ]
+            )
+        return await self._record(app, target.image, created_by, is_restart=False, rollback_of=target.id)
+
+    async def _record(
+        self, app: models.Application, image: str, created_by: str, *, is_restart: bool, rollback_of: str | None
+    ) -> ReleaseOut:
+        active = await self._active(app.id)
+        if active is not None:
+            raise Conflict(f"Deployment {active.number} is still running", running_deployment_id=active.id)
+        number = (
+            int(
+                await self.session.scalar(
+                    sa.select(sa.func.coalesce(sa.func.max(models.Release.number), 0)).where(
+                        col(models.Release.app_id) == app.id
+                    )
+                )
+                or 0
+            )
+            + 1
+        )
+        snapshot = [
+            msgspec.to_builtins(await self.processes.present(app, row))
+            for row in await repository.processes_of(self.session, app.id)
+        ]
+        release = models.Release(
+            app_id=app.id, number=number, image=image, is_restart=is_restart, rollback_of=rollback_of,
+            status="pending", snapshot=snapshot, created_by=created_by, created_at=clock.utcnow(),
+        )  # fmt: skip
+        self.session.add(release)
+        try:
+            await self.session.flush()
+        except IntegrityError as exc:
+            await self.session.rollback()
+            running = await self._active(app.id)
+            raise Conflict(
+                "Another deployment was started at the same moment",
+                running_deployment_id=running.id if running else None,
+            ) from exc
+        await changes.announce(self.session, app.id)
+        await self.session.commit()
+        return presenter.release(release, [])
+
+    async def cancel(self, app_id: str, release_id: str) -> ReleaseOut:
+        await self.processes.application(app_id)
+        release = await self._release(app_id, release_id)
+        if release.status not in models.RELEASE_ACTIVE_STATUSES:
+            raise Conflict(f"Deployment {release.number} already ended: {release.status}")
+        release.status = "cancelled"
+        release.failure_reason = "cancelled"
+        release.finished_at = clock.utcnow()
+        await changes.announce(self.session, app_id)
+        await self.session.commit()
+        return presenter.release(release, await self._jobs(release.id))

@@ -1,0 +1,52 @@
+"""Dependency providers: one database session per request, services built on it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from litestar.datastructures import State
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from controlplane.api.applications.service import ApplicationService
+from controlplane.api.processes.service import ProcessService
+from controlplane.domain.errors import FieldError, ValidationFailed
+from controlplane.domain.settings import Settings
+from controlplane.store import db
+
+MAX_LIMIT = 100
+MAX_OFFSET = 10_000
+
+
+async def provide_session(state: State) -> AsyncIterator[AsyncSession]:
+    async for session in db.session_scope(state.session_factory):
+        yield session
+
+
+def provide_settings(state: State) -> Settings:
+    settings: Settings = state.settings
+    return settings
+
+
+def provide_applications(db_session: AsyncSession) -> ApplicationService:
+    return ApplicationService(db_session)
+
+
+def provide_processes(db_session: AsyncSession, settings: Settings) -> ProcessService:
+    return ProcessService(db_session, settings)
+
+
+class Pagination:
+    def __init__(self, offset: int, limit: int) -> None:
+        self.offset = offset
+        self.limit = limit
+
+
+def provide_pagination(offset: int = 0, limit: int = 25) -> Pagination:
+    errors = []
+    if not 1 <= limit <= MAX_LIMIT:
+        errors.append(FieldError("limit", "out_of_range", f"must be between 1 and {MAX_LIMIT}"))
+    if not 0 <= offset <= MAX_OFFSET:
+        errors.append(FieldError("offset", "out_of_range", f"must be between 0 and {MAX_OFFSET}"))
+    if errors:
+        raise ValidationFailed(errors)
+    return Pagination(offset, limit)

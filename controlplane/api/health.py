@@ -1,0 +1,27 @@
+"""Liveness and readiness of the API, for probes; outside `/v1` and without a key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from litestar import Response, get
+from litestar.datastructures import State
+
+from controlplane.api.problems import problem_response
+from controlplane.domain.errors import NotReady
+
+
+@get("/healthz", tags=["health"], summary="Liveness", include_in_schema=True)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/readyz", tags=["health"], summary="Readiness: the database answers")
+async def readyz(state: State) -> Response[Any]:
+    try:
+        async with state.session_factory() as session:
+            await session.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # any database failure means not ready; the reason is in the body
+        return problem_response(NotReady(f"database unreachable: {type(exc).__name__}"))
+    return Response({"status": "ok"})

@@ -1,0 +1,52 @@
+"""Validation of alert rules, webhook URLs and heartbeat intervals (pure): thresholds are
+percentages from 0.01 to 100, and an update must name at least one field it can change."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from msgspec import UNSET
+
+from controlplane.api.observing.schemas import AlertRulesUpdate, HeartbeatUpdate
+from controlplane.domain.errors import FieldError
+
+THRESHOLD_MIN = 0.01
+THRESHOLD_MAX = 100.0
+WEBHOOK_URL_MAX = 2048
+HEARTBEAT_MIN_SECONDS = 1
+HEARTBEAT_MAX_SECONDS = 30 * 24 * 3600
+
+
+def webhook_url_errors(url: str) -> list[FieldError]:
+    if len(url) > WEBHOOK_URL_MAX:
+        return [FieldError("webhook_url", "too_long", f"must be at most {WEBHOOK_URL_MAX} characters")]
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
+        return [FieldError("webhook_url", "invalid_url", "must be an absolute http:// or https:// URL")]
+    return []
+
+
+def alert_rules_errors(data: AlertRulesUpdate) -> list[FieldError]:
+    given = {name for name in AlertRulesUpdate.__struct_fields__ if getattr(data, name) is not UNSET}
+    if not given:
+        return [FieldError("body", "no_fields", "name at least one field to change")]
+    errors: list[FieldError] = []
+    for name in ("cpu_threshold_pct", "memory_threshold_pct"):
+        value = getattr(data, name)
+        if value is not UNSET and not THRESHOLD_MIN <= value <= THRESHOLD_MAX:
+            errors.append(FieldError(name, "out_of_range", f"must be between {THRESHOLD_MIN} and {THRESHOLD_MAX:g}"))
+    if isinstance(data.webhook_url, str):
+        errors += webhook_url_errors(data.webhook_url)
+    return errors
+
+
+def heartbeat_errors(data: HeartbeatUpdate) -> list[FieldError]:
+    if not HEARTBEAT_MIN_SECONDS <= data.interval_seconds <= HEARTBEAT_MAX_SECONDS:
+        return [
+            FieldError(
+                "interval_seconds",
+                "out_of_range",
+                f"must be between {HEARTBEAT_MIN_SECONDS} and {HEARTBEAT_MAX_SECONDS}",
+            )
+        ]
+    return []

@@ -1,0 +1,150 @@
+"""Reading what the observer recorded: instances, samples, metric series, alert rules and their
+notifications. The API never asks the cluster; the reconciler's observer writes all of this."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from msgspec import UNSET
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from controlplane.api.observing import presenter, timeseries
+from controlplane.api.observing.alert_rules import alert_rules_errors
+from controlplane.api.observing.schemas import (
+    AlertRulesOut,
+    AlertRulesUpdate,
+    InstanceList,
+    InstanceOut,
+    MetricPoint,
+    SampleList,
+    WebhookDeliveryList,
+)
+from controlplane.api.processes import presenter as processes_presenter
+from controlplane.domain import naming, observed
+from controlplane.domain.clock import utcnow
+from controlplane.domain.errors import FieldError, NotFound, ValidationFailed
+from controlplane.domain.settings import Settings
+from controlplane.store import lookup, models, repository
+
+RECENT_SAMPLES = 100
+RESTART_WINDOW = timedelta(hours=24)
+MAX_INTERVAL_SECONDS = 86_400
+DEFAULT_INTERVAL_SECONDS = 60
+DEFAULT_METRIC_SPAN = timedelta(hours=1)
+
+
+async def observation_of(session: AsyncSession, process_id: str, now: datetime) -> processes_presenter.Observation:
+    """What a process's representation shows of its observation."""
+    firing = tuple(s.rule for s in await repository.alert_states_of(session, process_id) if s.firing)
+    beat = await repository.heartbeat_of(session, process_id)
+    return processes_presenter.Observation(
+        firing=firing,
+        last_sample=await repository.latest_sample(session, process_id),
+        heartbeat=observed.heartbeat_status(beat.status, beat.next_heartbeat_at, now) if beat else None,
+    )
+
+
+class ObservingService:
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+
+    async def process(self, app_id: str, process_id: str) -> models.Process:
+        return await lookup.process(self.session, app_id, process_id)
+
+    async def instances(self, app_id: str, process_id: str, offset: int, limit: int) -> InstanceList:
+        row = await self.process(app_id, process_id)
+        rows, total = await repository.instances_of(self.session, row.id, offset, limit)
+        return InstanceList(data=[presenter.instance(i) for i in rows], total=total, offset=offset, limit=limit)
+
+    async def instance(self, app_id: str, process_id: str, name: str) -> InstanceOut:
+        row = await self.process(app_id, process_id)
+        found = await repository.get_instance(self.session, row.id, name)
+        if found is None:
+            raise NotFound(f"Process {process_id} has no instance {name}")
+        return presenter.instance(found)
+
+    async def samples(self, app_id: str, process_id: str, offset: int, limit: int) -> SampleList:
+        row = await self.process(app_id, process_id)
+        rows, total = await repository.recent_samples(self.session, row.id, offset, limit)
+        restarts = await repository.restarts_since(self.session, row.id, utcnow() - RESTART_WINDOW)
+        return SampleList(
+            data=[presenter.sample(s) for s in rows],
+            total=total,
+            offset=offset,
+            limit=limit,
+            recent_restarts=restarts,
+        )
+
+    async def metric(
+        self, app_id: str, process_id: str, metric: str, raw_from: str | None, raw_to: str | None, interval: int
+    ) -> list[MetricPoint]:
+        if metric not in timeseries.METRICS:
+            raise NotFound(f"Unknown metric {metric!r}; one of {', '.join(timeseries.METRICS)}")
+        errors: list[FieldError] = []
+        if not 1 <= interval <= MAX_INTERVAL_SECONDS:
+            errors.append(
+                FieldError("interval_in_seconds", "out_of_range", f"must be between 1 and {MAX_INTERVAL_SECONDS}")
+            )
+        span = timeseries.window(raw_from, raw_to, utcnow(), DEFAULT_METRIC_SPAN)
+        if isinstance(span, list):
+            errors += span
+        if errors:
+            raise ValidationFailed(errors)
+        assert not isinstance(span, list)
+        start, end = span
+        if timeseries.point_count(start, end, interval) > timeseries.MAX_POINTS:
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        "interval_in_seconds",
+                        "too_many_points",
+                        f"the window holds more than {timeseries.MAX_POINTS} intervals; widen the interval",
+                    )
+                ]
+            )
+        row = await self.process(app_id, process_id)
+        resource_type = await repository.get_resource_type(self.session, row.resource_type_id)
+        assert resource_type is not None, "resource_type_id is a foreign key"
+        limits = timeseries.Limits(resource_type.cpu_limit, resource_type.memory_limit)
+        samples = await repository.samples_between(self.session, row.id, start, end)
+        return [
+            MetricPoint(time=naming.timestamp(at), value=value)
+            for at, value in timeseries.series(metric, samples, start, end, interval, limits)
+        ]
+
+    async def alert_rules(self, app_id: str, process_id: str, *, show_secret: bool) -> AlertRulesOut:
+        row = await self.process(app_id, process_id)
+        rules = await repository.alert_rules_of(self.session, row.id)
+        states = await repository.alert_states_of(self.session, row.id)
+        return presenter.alert_rules(row.id, rules, states, show_secret=show_secret)
+
+    async def update_alert_rules(self, app_id: str, process_id: str, data: AlertRulesUpdate) -> AlertRulesOut:
+        errors = alert_rules_errors(data)
+        if errors:
+            raise ValidationFailed(errors)
+        row = await self.process(app_id, process_id)
+        rules = await repository.alert_rules_of(self.session, row.id)
+        if rules is None:
+            rules = models.ProcessAlertRules(
+                process_id=row.id, webhook_secret=observed.new_webhook_secret(), updated_at=utcnow()
+            )
+            self.session.add(rules)
+        for name in AlertRulesUpdate.__struct_fields__:
+            value = getattr(data, name)
+            if name == "rotate_webhook_secret":
+                if value is True:
+                    rules.webhook_secret = observed.new_webhook_secret()
+            elif value is not UNSET:
+                setattr(rules, name, float(value) if name.endswith("_pct") else value)
+        rules.updated_at = utcnow()
+        await self.session.commit()
+        states = await repository.alert_states_of(self.session, row.id)
+        return presenter.alert_rules(row.id, rules, states, show_secret=True)
+
+    async def deliveries(self, app_id: str, process_id: str, offset: int, limit: int) -> WebhookDeliveryList:
+        row = await self.process(app_id, process_id)
+        rows, total = await repository.deliveries_of(self.session, row.id, offset, limit)
+        return WebhookDeliveryList(
+            data=[presenter.webhook_delivery(d) for d in rows], total=total, offset=offset, limit=limit
+        )

@@ -1,0 +1,85 @@
+"""Stored processes to their wire form."""
+
+from __future__ import annotations
+
+import msgspec
+
+from controlplane.api.processes.schemas import ProcessOut, ProcessRunOut
+from controlplane.domain import observed
+from controlplane.domain.naming import internal_hostname, optional_timestamp, timestamp
+from controlplane.store import models
+
+
+class Observation(msgspec.Struct, frozen=True):
+    """What the observer recorded of one process, for its representation."""
+
+    firing: tuple[str, ...] = ()
+    last_sample: models.ProcessSample | None = None
+    heartbeat: str | None = None
+
+
+def etag(process: models.Process) -> str:
+    return f'"{process.generation}"'
+
+
+def process(
+    app: models.Application,
+    row: models.Process,
+    resource_type: models.ResourceType,
+    status: models.ProcessStatus | None,
+    cluster_domain: str,
+    observation: Observation | None = None,
+) -> ProcessOut:
+    seen = observation or Observation()
+    sample = seen.last_sample
+    return ProcessOut(
+        status=observed.presented_state(status.state if status else "pending", bool(seen.firing)),
+        alerted_state=list(seen.firing),
+        last_count=sample.count if sample else None,
+        last_cpu_pct=sample.cpu_pct if sample else None,
+        last_memory_pct=sample.memory_pct if sample else None,
+        last_sample_at=timestamp(sample.recorded_at) if sample else None,
+        heartbeat_status=seen.heartbeat,
+        desired_instances=status.desired_instances if status else 0,
+        ready_instances=status.ready_instances if status else 0,
+        observed_generation=status.observed_generation if status else None,
+        conditions=status.conditions if status else [],
+        id=row.id,
+        app_id=row.app_id,
+        key=row.key,
+        type=row.type,
+        display_name=row.display_name,
+        # Sevalla's clients read a string: "" when the image's own command runs.
+        entrypoint=row.entrypoint or "",
+        port=row.port if row.type == "web" else None,
+        is_ingress_enabled=row.is_ingress_enabled,
+        ingress_protocol=row.ingress_protocol,
+        scaling_strategy=row.scaling_strategy,
+        resource_type_id=resource_type.id,
+        resource_type_name=resource_type.name,
+        cpu_limit=resource_type.cpu_limit,
+        memory_limit=resource_type.memory_limit,
+        schedule=row.schedule,
+        time_zone=row.time_zone,
+        job_start_policy=row.job_start_policy,
+        liveness_probe=row.liveness_probe,
+        readiness_probe=row.readiness_probe,
+        job_timeout_seconds=row.job_timeout_seconds,
+        job_retries=row.job_retries,
+        job_ttl_seconds=row.job_ttl_seconds,
+        internal_hostname=internal_hostname(app.name, app.namespace, row.key, cluster_domain),
+        generation=row.generation,
+        created_at=timestamp(row.created_at),
+        updated_at=timestamp(row.updated_at),
+    )
+
+
+def process_run(row: models.ProcessRun) -> ProcessRunOut:
+    return ProcessRunOut(
+        id=row.id,
+        process_id=row.process_id,
+        requested_by=row.requested_by,
+        requested_at=timestamp(row.requested_at),
+        job_name=row.job_name,
+        started_at=optional_timestamp(row.started_at),
+    )

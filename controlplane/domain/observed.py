@@ -1,0 +1,39 @@
+"""Rules about observed state that the API and the reconciler's observer must agree on (pure)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+HEARTBEAT_TOKEN_PREFIX = "pph_"  # noqa: S105 - marks a leaked heartbeat token as one, not a secret
+ALIVE, DEAD, RESURRECTED = "ALIVE", "DEAD", "RESURRECTED"
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def heartbeat_status(stored: str, next_heartbeat_at: datetime, now: datetime) -> str:
+    """DEAD as soon as the window is missed, even before the observer has recorded the death."""
+    return DEAD if stored == DEAD or now > aware(next_heartbeat_at) else stored
+
+
+def status_after_ping(stored: str, next_heartbeat_at: datetime, now: datetime) -> str:
+    """A ping keeps a live process ALIVE and brings a dead one back as RESURRECTED."""
+    return RESURRECTED if heartbeat_status(stored, next_heartbeat_at, now) == DEAD else ALIVE
+
+
+def new_heartbeat_token() -> str:
+    return HEARTBEAT_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + secrets.token_hex(24)
+
+
+def presented_state(state: str, firing: bool) -> str:
+    """The status the API shows: ``alerting`` when the process runs (``up``) but one of its alert
+    rules fires ("running but currently alerting"); every other state as computed by
+    the reconciler (``paused``, ``pending``, ``down``, ``up``)."""
+    return "alerting" if state == "up" and firing else state

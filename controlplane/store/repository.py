@@ -1,0 +1,335 @@
+"""The queries procplane runs: the only module that writes SQL for the services."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from controlplane.store import models
+
+Row = TypeVar("Row")
+
+
+async def page(session: AsyncSession, query: SelectOfScalar[Row], offset: int, limit: int) -> tuple[Sequence[Row], int]:
+    """One page of an ordered query and the number of rows of the whole query."""
+    counted: sa.Select[Any] = sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
+    total = await session.scalar(counted)
+    result = await session.execute(query.offset(offset).limit(limit))
+    return result.scalars().all(), int(total or 0)
+
+
+async def get_application(session: AsyncSession, app_id: str) -> models.Application | None:
+    return await session.get(models.Application, app_id)
+
+
+async def application_by_name(session: AsyncSession, name: str) -> models.Application | None:
+    result = await session.execute(select(models.Application).where(models.Application.name == name))
+    return result.scalars().first()
+
+
+async def list_applications(session: AsyncSession, offset: int, limit: int) -> tuple[Sequence[models.Application], int]:
+    query = select(models.Application).order_by(col(models.Application.created_at), col(models.Application.id))
+    return await page(session, query, offset, limit)
+
+
+async def config_vars(session: AsyncSession, app_id: str) -> dict[str, str]:
+    result = await session.execute(select(models.ConfigVar).where(models.ConfigVar.app_id == app_id))
+    return {row.key: row.value for row in result.scalars().all()}
+
+
+async def get_config_var(session: AsyncSession, app_id: str, key: str) -> models.ConfigVar | None:
+    return await session.get(models.ConfigVar, (app_id, key))
+
+
+async def get_process(session: AsyncSession, app_id: str, process_id: str) -> models.Process | None:
+    row = await session.get(models.Process, process_id)
+    return row if row is not None and row.app_id == app_id else None
+
+
+async def runs_of(
+    session: AsyncSession, process_id: str, offset: int, limit: int
+) -> tuple[Sequence[models.ProcessRun], int]:
+    query = (
+        select(models.ProcessRun)
+        .where(models.ProcessRun.process_id == process_id)
+        .order_by(col(models.ProcessRun.requested_at).desc(), col(models.ProcessRun.id))
+    )
+    return await page(session, query, offset, limit)
+
+
+async def process_by_key(session: AsyncSession, app_id: str, key: str) -> models.Process | None:
+    result = await session.execute(
+        select(models.Process).where(models.Process.app_id == app_id, models.Process.key == key)
+    )
+    return result.scalars().first()
+
+
+async def processes_of(session: AsyncSession, app_id: str) -> Sequence[models.Process]:
+    result = await session.execute(
+        select(models.Process).where(models.Process.app_id == app_id).order_by(col(models.Process.key))
+    )
+    return result.scalars().all()
+
+
+async def list_processes(
+    session: AsyncSession, app_id: str, offset: int, limit: int
+) -> tuple[Sequence[models.Process], int]:
+    query = (
+        select(models.Process)
+        .where(models.Process.app_id == app_id)
+        .order_by(col(models.Process.created_at), col(models.Process.key))
+    )
+    return await page(session, query, offset, limit)
+
+
+async def count_processes(session: AsyncSession, app_id: str) -> int:
+    total = await session.scalar(
+        sa.select(sa.func.count()).select_from(models.Process).where(col(models.Process.app_id) == app_id)
+    )
+    return int(total or 0)
+
+
+async def resource_types(session: AsyncSession, *, active_only: bool) -> Sequence[models.ResourceType]:
+    query = select(models.ResourceType).order_by(col(models.ResourceType.cpu_limit), col(models.ResourceType.name))
+    if active_only:
+        query = query.where(col(models.ResourceType.active).is_(True))
+    result = await session.execute(query)
+    return result.scalars().all()
+
+
+async def get_resource_type(session: AsyncSession, type_id: str) -> models.ResourceType | None:
+    return await session.get(models.ResourceType, type_id)
+
+
+async def api_key_by_hash(session: AsyncSession, digest: str) -> models.ApiKey | None:
+    result = await session.execute(select(models.ApiKey).where(models.ApiKey.token_hash == digest))
+    return result.scalars().first()
+
+
+async def list_api_keys(session: AsyncSession, offset: int, limit: int) -> tuple[Sequence[models.ApiKey], int]:
+    query = select(models.ApiKey).order_by(col(models.ApiKey.created_at), col(models.ApiKey.id))
+    return await page(session, query, offset, limit)
+
+
+async def get_api_key(session: AsyncSession, key_id: str) -> models.ApiKey | None:
+    return await session.get(models.ApiKey, key_id)
+
+
+async def count_api_keys(session: AsyncSession) -> int:
+    total = await session.scalar(sa.select(sa.func.count()).select_from(models.ApiKey))
+    return int(total or 0)
+
+
+# ---- observing what runs ----
+
+
+async def alert_rules_of(session: AsyncSession, process_id: str) -> models.ProcessAlertRules | None:
+    return await session.get(models.ProcessAlertRules, process_id)
+
+
+async def alert_states_of(session: AsyncSession, process_id: str) -> list[models.ProcessAlertState]:
+    result = await session.execute(
+        select(models.ProcessAlertState)
+        .where(models.ProcessAlertState.process_id == process_id)
+        .order_by(col(models.ProcessAlertState.rule))
+    )
+    return list(result.scalars().all())
+
+
+async def latest_sample(session: AsyncSession, process_id: str) -> models.ProcessSample | None:
+    result = await session.execute(
+        select(models.ProcessSample)
+        .where(models.ProcessSample.process_id == process_id)
+        .order_by(col(models.ProcessSample.recorded_at).desc(), col(models.ProcessSample.id).desc())
+        .limit(1)
+    )
+    return result.scalars().first()
+
+
+async def heartbeat_of(session: AsyncSession, process_id: str) -> models.ProcessHeartbeat | None:
+    return await session.get(models.ProcessHeartbeat, process_id)
+
+
+async def instances_of(
+    session: AsyncSession, process_id: str, offset: int, limit: int
+) -> tuple[Sequence[models.ProcessInstance], int]:
+    query = (
+        select(models.ProcessInstance)
+        .where(models.ProcessInstance.process_id == process_id)
+        .order_by(col(models.ProcessInstance.name))
+    )
+    return await page(session, query, offset, limit)
+
+
+async def get_instance(session: AsyncSession, process_id: str, name: str) -> models.ProcessInstance | None:
+    return await session.get(models.ProcessInstance, (process_id, name))
+
+
+async def instances_on(session: AsyncSession, nodes: Sequence[str]) -> Sequence[models.ProcessInstance]:
+    result = await session.execute(
+        select(models.ProcessInstance)
+        .where(col(models.ProcessInstance.node).in_(list(nodes)))
+        .order_by(col(models.ProcessInstance.node), col(models.ProcessInstance.name))
+    )
+    return result.scalars().all()
+
+
+async def cluster_nodes(session: AsyncSession) -> Sequence[models.ClusterNode]:
+    result = await session.execute(select(models.ClusterNode).order_by(col(models.ClusterNode.name)))
+    return result.scalars().all()
+
+
+async def recent_samples(
+    session: AsyncSession, process_id: str, offset: int, limit: int
+) -> tuple[Sequence[models.ProcessSample], int]:
+    query = (
+        select(models.ProcessSample)
+        .where(models.ProcessSample.process_id == process_id)
+        .order_by(col(models.ProcessSample.recorded_at).desc(), col(models.ProcessSample.id).desc())
+    )
+    return await page(session, query, offset, limit)
+
+
+async def samples_between(
+    session: AsyncSession, process_id: str, start: datetime, end: datetime
+) -> Sequence[models.ProcessSample]:
+    result = await session.execute(
+        select(models.ProcessSample)
+        .where(
+            models.ProcessSample.process_id == process_id,
+            col(models.ProcessSample.recorded_at) >= start,
+            col(models.ProcessSample.recorded_at) <= end,
+        )
+        .order_by(col(models.ProcessSample.recorded_at))
+    )
+    return result.scalars().all()
+
+
+async def restarts_since(session: AsyncSession, process_id: str, since: datetime) -> int:
+    total = await session.scalar(
+        sa.select(sa.func.sum(models.ProcessRestart.count)).where(
+            col(models.ProcessRestart.process_id) == process_id, col(models.ProcessRestart.observed_at) > since
+        )
+    )
+    return int(total or 0)
+
+
+async def deliveries_of(
+    session: AsyncSession, process_id: str, offset: int, limit: int
+) -> tuple[Sequence[models.WebhookDelivery], int]:
+    query = (
+        select(models.WebhookDelivery)
+        .where(models.WebhookDelivery.process_id == process_id)
+        .order_by(col(models.WebhookDelivery.created_at).desc(), col(models.WebhookDelivery.id))
+    )
+    return await page(session, query, offset, limit)
+
+
+def presented_state_sql() -> sa.ColumnElement[str]:
+    """The API's process status as SQL, for filtering: the stored state, `pending` before the
+    first report, `alerting` when the process is up and a rule fires (see `observed`)."""
+    firing = (
+        sa.select(col(models.ProcessAlertState.process_id))
+        .where(
+            col(models.ProcessAlertState.process_id) == col(models.Process.id),
+            col(models.ProcessAlertState.firing).is_(True),
+        )
+        .exists()
+    )
+    state = col(models.ProcessStatus.state)
+    return sa.case((state.is_(None), "pending"), (sa.and_(state == "up", firing), "alerting"), else_=state)
+
+
+class SearchFilter:
+    """`GET /v1/processes` criteria, already validated."""
+
+    def __init__(
+        self,
+        *,
+        search: str | None = None,
+        tags: Sequence[tuple[str, str]] = (),
+        window: tuple[datetime, datetime] | None = None,
+        after: tuple[datetime, str] | None = None,
+        limit: int = 25,
+    ) -> None:
+        self.search = search
+        self.tags = tags
+        self.window = window
+        self.after = after
+        self.limit = limit
+
+
+async def search_processes(
+    session: AsyncSession, criteria: SearchFilter
+) -> Sequence[tuple[models.Process, models.Application, models.ResourceType, str]]:
+    state = presented_state_sql().label("presented_state")
+    query = (
+        sa.select(models.Process, models.Application, models.ResourceType, state)
+        .join(models.Application, col(models.Application.id) == col(models.Process.app_id))
+        .join(models.ResourceType, col(models.ResourceType.id) == col(models.Process.resource_type_id))
+        .outerjoin(models.ProcessStatus, col(models.ProcessStatus.process_id) == col(models.Process.id))
+    )
+    if criteria.search:
+        needle = criteria.search.lower()
+        query = query.where(
+            sa.or_(
+                *(
+                    sa.func.lower(column).contains(needle, autoescape=True)
+                    for column in (
+                        col(models.Process.key),
+                        col(models.Process.display_name),
+                        col(models.Application.name),
+                        sa.func.coalesce(col(models.Process.entrypoint), ""),
+                    )
+                )
+            )
+        )
+    for name, value in criteria.tags:
+        if name == "application":
+            query = query.where(col(models.Application.name) == value)
+        elif name == "process":
+            query = query.where(col(models.Process.key) == value)
+        elif name == "type":
+            query = query.where(col(models.Process.type) == value)
+        elif name == "resource_type":
+            query = query.where(col(models.ResourceType.name) == value)
+        elif name == "status":
+            query = query.where(presented_state_sql() == value)
+        elif name == "node":
+            query = query.where(
+                sa.select(col(models.ProcessInstance.name))
+                .where(
+                    col(models.ProcessInstance.process_id) == col(models.Process.id),
+                    col(models.ProcessInstance.node) == value,
+                )
+                .exists()
+            )
+    if criteria.window is not None:
+        start, end = criteria.window
+        query = query.where(
+            sa.select(col(models.ProcessSample.id))
+            .where(
+                col(models.ProcessSample.process_id) == col(models.Process.id),
+                col(models.ProcessSample.recorded_at) >= start,
+                col(models.ProcessSample.recorded_at) <= end,
+                col(models.ProcessSample.count) > 0,
+            )
+            .exists()
+        )
+    if criteria.after is not None:
+        created, process_id = criteria.after
+        query = query.where(
+            sa.or_(
+                col(models.Process.created_at) > created,
+                sa.and_(col(models.Process.created_at) == created, col(models.Process.id) > process_id),
+            )
+        )
+    query = query.order_by(col(models.Process.created_at), col(models.Process.id)).limit(criteria.limit)
+    rows = (await session.execute(query)).all()
+    return [(row[0], row[1], row[2], str(row[3])) for row in rows]

@@ -1,0 +1,38 @@
+"""Installing procplane's CRDs (local runs and tests; the Helm chart does it in clusters), and
+waiting until the apiserver serves them."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from reconciler.k8s import errors
+from reconciler.k8s.client import KINDS, Kube
+
+# An installed wheel carries the repository's crds/ as package data beside this module; a checkout
+# (an editable install) reads them where they are kept.
+_PACKAGED = Path(__file__).resolve().parent / "crds"
+CRD_DIR = _PACKAGED if _PACKAGED.is_dir() else Path(__file__).resolve().parents[2] / "crds"
+CRD_KIND = KINDS["CustomResourceDefinition"]
+
+
+def definitions(directory: Path = CRD_DIR) -> list[dict[str, Any]]:
+    return [yaml.safe_load(path.read_text()) for path in sorted(directory.glob("*.yaml"))]
+
+
+def _established(crd: dict[str, Any] | None) -> bool:
+    conditions = ((crd or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
+
+
+def install(kube: Kube, *, timeout: float = 60.0) -> None:
+    names = [kube.apply(crd)["metadata"]["name"] for crd in definitions()]
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while not _established(kube.get(CRD_KIND.kind, None, name)):
+            if time.monotonic() > deadline:
+                raise errors.TemporaryError(f"CRD {name} was not established within {timeout:.0f}s")
+            time.sleep(0.2)
