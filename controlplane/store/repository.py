@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,16 +140,6 @@ async def alert_states_of(session: AsyncSession, process_id: str) -> list[models
         .order_by(col(models.ProcessAlertState.rule))
     )
     return list(result.scalars().all())
-
-
-async def latest_sample(session: AsyncSession, process_id: str) -> models.ProcessSample | None:
-    result = await session.execute(
-        select(models.ProcessSample)
-        .where(models.ProcessSample.process_id == process_id)
-        .order_by(col(models.ProcessSample.recorded_at).desc(), col(models.ProcessSample.id).desc())
-        .limit(1)
-    )
-    return result.scalars().first()
 
 
 async def heartbeat_of(session: AsyncSession, process_id: str) -> models.ProcessHeartbeat | None:
@@ -333,3 +323,66 @@ async def search_processes(
     query = query.order_by(col(models.Process.created_at), col(models.Process.id)).limit(criteria.limit)
     rows = (await session.execute(query)).all()
     return [(row[0], row[1], row[2], str(row[3])) for row in rows]
+
+
+class ProcessReadings(NamedTuple):
+    """What a process's representation shows beside its spec row: its machine size, what the
+    reconciler and the observer last recorded of it."""
+
+    resource_type: models.ResourceType
+    status: models.ProcessStatus | None
+    firing: tuple[str, ...]
+    heartbeat: models.ProcessHeartbeat | None
+    last_sample: models.ProcessSample | None
+
+
+async def readings_of(session: AsyncSession, processes: Sequence[models.Process]) -> dict[str, ProcessReadings]:
+    """The readings of a page of processes in five queries, however long the page."""
+    ids = [p.id for p in processes]
+    if not ids:
+        return {}
+    types = await session.execute(
+        select(models.ResourceType).where(col(models.ResourceType.id).in_({p.resource_type_id for p in processes}))
+    )
+    resource_types = {t.id: t for t in types.scalars()}
+    statuses = await session.execute(select(models.ProcessStatus).where(col(models.ProcessStatus.process_id).in_(ids)))
+    status_of = {s.process_id: s for s in statuses.scalars()}
+    alerts = await session.execute(
+        select(models.ProcessAlertState)
+        .where(col(models.ProcessAlertState.process_id).in_(ids), col(models.ProcessAlertState.firing))
+        .order_by(col(models.ProcessAlertState.rule))
+    )
+    firing: dict[str, list[str]] = {}
+    for state in alerts.scalars():
+        firing.setdefault(state.process_id, []).append(state.rule)
+    beats = await session.execute(
+        select(models.ProcessHeartbeat).where(col(models.ProcessHeartbeat.process_id).in_(ids))
+    )
+    beat_of = {b.process_id: b for b in beats.scalars()}
+    newest = (
+        sa.select(
+            col(models.ProcessSample.id),
+            sa.func.row_number()
+            .over(
+                partition_by=col(models.ProcessSample.process_id),
+                order_by=(col(models.ProcessSample.recorded_at).desc(), col(models.ProcessSample.id).desc()),
+            )
+            .label("rank"),
+        )
+        .where(col(models.ProcessSample.process_id).in_(ids))
+        .subquery()
+    )
+    samples = await session.execute(
+        select(models.ProcessSample).join(newest, col(models.ProcessSample.id) == newest.c.id).where(newest.c.rank == 1)
+    )
+    sample_of = {s.process_id: s for s in samples.scalars()}
+    return {
+        p.id: ProcessReadings(
+            resource_type=resource_types[p.resource_type_id],
+            status=status_of.get(p.id),
+            firing=tuple(firing.get(p.id, ())),
+            heartbeat=beat_of.get(p.id),
+            last_sample=sample_of.get(p.id),
+        )
+        for p in processes
+    }

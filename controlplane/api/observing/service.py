@@ -3,7 +3,7 @@ notifications. The API never asks the cluster; the reconciler's observer writes 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +19,6 @@ from controlplane.api.observing.schemas import (
     SampleList,
     WebhookDeliveryList,
 )
-from controlplane.api.processes import presenter as processes_presenter
 from controlplane.domain import naming, observed
 from controlplane.domain.clock import utcnow
 from controlplane.domain.errors import FieldError, NotFound, ValidationFailed
@@ -31,17 +30,6 @@ RESTART_WINDOW = timedelta(hours=24)
 MAX_INTERVAL_SECONDS = 86_400
 DEFAULT_INTERVAL_SECONDS = 60
 DEFAULT_METRIC_SPAN = timedelta(hours=1)
-
-
-async def observation_of(session: AsyncSession, process_id: str, now: datetime) -> processes_presenter.Observation:
-    """What a process's representation shows of its observation."""
-    firing = tuple(s.rule for s in await repository.alert_states_of(session, process_id) if s.firing)
-    beat = await repository.heartbeat_of(session, process_id)
-    return processes_presenter.Observation(
-        firing=firing,
-        last_sample=await repository.latest_sample(session, process_id),
-        heartbeat=observed.heartbeat_status(beat.status, beat.next_heartbeat_at, now) if beat else None,
-    )
 
 
 class ObservingService:

@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import msgspec
+from datetime import datetime
 
 from controlplane.api.processes.schemas import ProcessOut, ProcessRunOut
 from controlplane.domain import observed
 from controlplane.domain.naming import internal_hostname, optional_timestamp, timestamp
-from controlplane.store import models
-
-
-class Observation(msgspec.Struct, frozen=True):
-    """What the observer recorded of one process, for its representation."""
-
-    firing: tuple[str, ...] = ()
-    last_sample: models.ProcessSample | None = None
-    heartbeat: str | None = None
+from controlplane.store import models, repository
 
 
 def etag(process: models.Process) -> str:
@@ -25,21 +17,24 @@ def etag(process: models.Process) -> str:
 def process(
     app: models.Application,
     row: models.Process,
-    resource_type: models.ResourceType,
-    status: models.ProcessStatus | None,
+    readings: repository.ProcessReadings,
     cluster_domain: str,
-    observation: Observation | None = None,
+    now: datetime,
 ) -> ProcessOut:
-    seen = observation or Observation()
-    sample = seen.last_sample
+    resource_type, status, sample, beat = (
+        readings.resource_type,
+        readings.status,
+        readings.last_sample,
+        readings.heartbeat,
+    )
     return ProcessOut(
-        status=observed.presented_state(status.state if status else "pending", bool(seen.firing)),
-        alerted_state=list(seen.firing),
+        status=observed.presented_state(status.state if status else "pending", bool(readings.firing)),
+        alerted_state=list(readings.firing),
         last_count=sample.count if sample else None,
         last_cpu_pct=sample.cpu_pct if sample else None,
         last_memory_pct=sample.memory_pct if sample else None,
         last_sample_at=timestamp(sample.recorded_at) if sample else None,
-        heartbeat_status=seen.heartbeat,
+        heartbeat_status=observed.heartbeat_status(beat.status, beat.next_heartbeat_at, now) if beat else None,
         desired_instances=status.desired_instances if status else 0,
         ready_instances=status.ready_instances if status else 0,
         observed_generation=status.observed_generation if status else None,

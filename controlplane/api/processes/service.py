@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -10,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api.catalog.service import resource_type_id
-from controlplane.api.observing import service as observing
 from controlplane.api.processes import presenter
 from controlplane.api.processes.schemas import (
     PROCESS_ALIASES,
@@ -86,17 +86,18 @@ class ProcessService:
     async def _process(self, app_id: str, process_id: str) -> models.Process:
         return await lookup.process(self.session, app_id, process_id)
 
+    async def present_all(self, app: models.Application, rows: Sequence[models.Process]) -> list[ProcessOut]:
+        readings, now = await repository.readings_of(self.session, rows), clock.utcnow()
+        return [presenter.process(app, row, readings[row.id], self.settings.cluster_domain, now) for row in rows]
+
     async def present(self, app: models.Application, row: models.Process) -> ProcessOut:
-        resource_type = await repository.get_resource_type(self.session, row.resource_type_id)
-        assert resource_type is not None, "resource_type_id is a foreign key"
-        status = await self.session.get(models.ProcessStatus, row.id)
-        seen = await observing.observation_of(self.session, row.id, clock.utcnow())
-        return presenter.process(app, row, resource_type, status, self.settings.cluster_domain, seen)
+        (presented,) = await self.present_all(app, [row])
+        return presented
 
     async def list(self, app_id: str, offset: int, limit: int) -> ProcessList:
         app = await self.application(app_id)
         rows, total = await repository.list_processes(self.session, app_id, offset, limit)
-        return ProcessList(data=[await self.present(app, r) for r in rows], total=total, offset=offset, limit=limit)
+        return ProcessList(data=await self.present_all(app, rows), total=total, offset=offset, limit=limit)
 
     async def get(self, app_id: str, process_id: str) -> tuple[ProcessOut, str]:
         app = await self.application(app_id)

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from controlplane.api.observing import presenter as observing_presenter
 from controlplane.api.observing import timeseries
 from controlplane.api.observing.schemas import InstanceOut
-from controlplane.api.observing.service import observation_of
 from controlplane.api.search.schemas import (
     CursorPage,
     NodeInstances,
@@ -19,7 +18,7 @@ from controlplane.api.search.schemas import (
     ProcessSummary,
     SearchMeta,
 )
-from controlplane.domain import naming
+from controlplane.domain import clock, naming, observed
 from controlplane.domain.errors import FieldError, NotFound, ValidationFailed
 from controlplane.store import models, repository
 
@@ -97,11 +96,12 @@ class ProcessSearch:
         )
         rows = await repository.search_processes(self.session, criteria)
         page, more = rows[:limit], len(rows) > limit
-        now = datetime.now(UTC)
+        now = clock.utcnow()
+        readings = await repository.readings_of(self.session, [process for process, *_ in page])
         data = []
         for process, app, resource_type, state in page:
-            seen = await observation_of(self.session, process.id, now)
-            status = await self.session.get(models.ProcessStatus, process.id)
+            seen = readings[process.id]
+            beat, sample = seen.heartbeat, seen.last_sample
             data.append(
                 ProcessSummary(
                     id=process.id,
@@ -112,10 +112,10 @@ class ProcessSearch:
                     display_name=process.display_name,
                     status=state,
                     tags=tags_of(process, app, resource_type, state),
-                    instances=seen.last_sample.count if seen.last_sample else None,
-                    ready_instances=status.ready_instances if status else 0,
-                    last_sample_at=naming.timestamp(seen.last_sample.recorded_at) if seen.last_sample else None,
-                    heartbeat=seen.heartbeat,
+                    instances=sample.count if sample else None,
+                    ready_instances=seen.status.ready_instances if seen.status else 0,
+                    last_sample_at=naming.timestamp(sample.recorded_at) if sample else None,
+                    heartbeat=observed.heartbeat_status(beat.status, beat.next_heartbeat_at, now) if beat else None,
                     created_at=naming.timestamp(process.created_at),
                 )
             )
