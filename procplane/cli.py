@@ -14,6 +14,7 @@ import msgspec
 import uvicorn
 
 from controlplane.api.api_keys import service as api_keys
+from controlplane.domain import states
 from controlplane.domain.errors import NotFound, ProblemError
 from controlplane.domain.settings import Settings, SettingsError, describe, load_settings, local_kubeconfig
 from controlplane.store import db, migrate
@@ -40,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     keys = commands.add_parser("api-keys", help="manage API keys").add_subparsers(dest="action", required=True)
     create = keys.add_parser("create", help="create a key and print its token once")
     create.add_argument("--name", required=True)
-    create.add_argument("--role", choices=["admin", "deployer", "viewer"], default="admin")
+    create.add_argument("--role", choices=[role.value for role in states.Role], default=states.Role.ADMIN.value)
     keys.add_parser("list", help="list keys (never their tokens)")
     revoke = keys.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key_id")

@@ -7,9 +7,9 @@ import secrets
 
 import msgspec
 
+from controlplane.domain import states
+
 TOKEN_PREFIX = "pp_"  # noqa: S105 - a marker that makes leaked keys recognisable, not a secret
-ROLES = ("admin", "deployer", "viewer")
-WRITE_ROLES = frozenset({"admin", "deployer"})
 
 
 class Principal(msgspec.Struct, frozen=True):
@@ -21,7 +21,7 @@ class Principal(msgspec.Struct, frozen=True):
 
     @property
     def can_write(self) -> bool:
-        return self.role in WRITE_ROLES
+        return self.role in states.WRITE_ROLES
 
     @property
     def is_admin(self) -> bool:

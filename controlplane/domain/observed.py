@@ -5,8 +5,9 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
+from controlplane.domain.states import HeartbeatStatus, ProcessStatus
+
 HEARTBEAT_TOKEN_PREFIX = "pph_"  # noqa: S105 - marks a leaked heartbeat token as one, not a secret
-ALIVE, DEAD, RESURRECTED = "ALIVE", "DEAD", "RESURRECTED"
 
 
 def aware(moment: datetime) -> datetime:
@@ -16,12 +17,16 @@ def aware(moment: datetime) -> datetime:
 
 def heartbeat_status(stored: str, next_heartbeat_at: datetime, now: datetime) -> str:
     """DEAD as soon as the window is missed, even before the observer has recorded the death."""
-    return DEAD if stored == DEAD or now > aware(next_heartbeat_at) else stored
+    return HeartbeatStatus.DEAD if stored == HeartbeatStatus.DEAD or now > aware(next_heartbeat_at) else stored
 
 
 def status_after_ping(stored: str, next_heartbeat_at: datetime, now: datetime) -> str:
     """A ping keeps a live process ALIVE and brings a dead one back as RESURRECTED."""
-    return RESURRECTED if heartbeat_status(stored, next_heartbeat_at, now) == DEAD else ALIVE
+    return (
+        HeartbeatStatus.RESURRECTED
+        if heartbeat_status(stored, next_heartbeat_at, now) == HeartbeatStatus.DEAD
+        else HeartbeatStatus.ALIVE
+    )
 
 
 def new_heartbeat_token() -> str:
@@ -36,4 +41,4 @@ def presented_state(state: str, firing: bool) -> str:
     """The status the API shows: ``alerting`` when the process runs (``up``) but one of its alert
     rules fires ("running but currently alerting"); every other state as computed by
     the reconciler (``paused``, ``pending``, ``down``, ``up``)."""
-    return "alerting" if state == "up" and firing else state
+    return ProcessStatus.ALERTING if state == ProcessStatus.UP and firing else state

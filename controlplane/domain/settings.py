@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-from enum import StrEnum
 from pathlib import Path
 
 import msgspec
 
+from controlplane.domain.states import ResourceCategory
+
 DEFAULT_STATE_DIR = Path(".procplane")
-
-
-class ResourceCategory(StrEnum):
-    """Sevalla's machine-size families."""
-
-    HOBBY = "hobby"
-    STANDARD = "standard"
-    CPU_OPTIMIZED = "cpuOptimized"
-    MEMORY_OPTIMIZED = "memoryOptimized"
 
 
 class ResourceTypeSetting(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

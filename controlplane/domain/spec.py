@@ -11,9 +11,8 @@ from typing import Any, Literal
 
 import msgspec
 
-ProcessType = Literal["web", "worker", "cron", "job"]
-IngressProtocol = Literal["http", "grpc"]
-JobStartPolicy = Literal["beforeDeployment", "afterSuccessDeployment", "afterFailedDeployment"]
+from controlplane.domain.states import IngressProtocol, JobStartPolicy, ProcessType
+
 ConcurrencyPolicy = Literal["Allow", "Forbid", "Replace"]
 
 
@@ -67,7 +66,7 @@ class ProcessSpec(msgspec.Struct, frozen=True, kw_only=True):
     entrypoint: str | None = None
     port: int = 8080
     is_ingress_enabled: bool = False
-    ingress_protocol: IngressProtocol = "http"
+    ingress_protocol: IngressProtocol = IngressProtocol.HTTP
     scaling: Scaling = ManualScaling(instance_count=1)
     resource_type_name: str
     cpu_millicores: int

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from croniter import croniter
 
+from controlplane.domain import states
 from controlplane.domain.errors import FieldError
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -30,7 +31,7 @@ OBJECT_NAME_MAX = 63
 MAX_INSTANCES = 50
 CONFIG_VAR_VALUE_MAX = 32 * 1024
 
-PROCESS_TYPES = ("web", "worker", "cron", "job")
+PROCESS_TYPES = tuple(states.ProcessType)
 # The fields that mean something for some process types only. Sent to a process of another type
 # as a blank ("", 0, false or null) they mean "no value": Sevalla's clients send them that way.
 TYPE_SPECIFIC_FIELDS: dict[str, frozenset[str]] = {

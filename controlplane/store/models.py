@@ -9,6 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from controlplane.domain import states
+
 
 def new_id() -> str:
     return str(uuid.uuid4())
@@ -315,8 +317,9 @@ class ClusterNode(SQLModel, table=True):
     observed_at: datetime = _timestamp()
 
 
-RELEASE_ACTIVE_STATUSES = ("pending", "running_pre_jobs", "rolling_out", "running_post_jobs")
-_ACTIVE_RELEASE = sa.text("status IN (" + ", ".join(f"'{status}'" for status in RELEASE_ACTIVE_STATUSES) + ")")
+_ACTIVE_RELEASE = sa.text(
+    "status IN (" + ", ".join(f"'{status.value}'" for status in states.ACTIVE_RELEASE_STATUSES) + ")"
+)
 
 
 class Release(SQLModel, table=True):

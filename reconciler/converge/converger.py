@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from controlplane.domain import spec
+from controlplane.domain import spec, states
 from reconciler.converge import drift, releases, status
 from reconciler.converge.source import Desired
 from reconciler.k8s import errors
@@ -135,7 +135,7 @@ class Converger:
             return report
         app = desired.app
         release = desired.release
-        if release is not None and release.status == "rolling_out":
+        if release is not None and release.status == states.ReleaseStatus.ROLLING_OUT:
             # Only a rollout in progress deploys the release's image; until it succeeds the
             # application's current image stays what every other pass renders.
             token = release.id if release.is_restart else app.restart_token
@@ -222,7 +222,7 @@ class Converger:
             for job in release.jobs
         }
         rollout: tuple[bool, str | None] = (False, None)
-        if release.status == "rolling_out":
+        if release.status == states.ReleaseStatus.ROLLING_OUT:
             live = self.cache["Deployment"]
             deployments = {p.id: live.get(app.namespace, labels.process_name(app, p)) for p in desired.processes}
             rollout = releases.rollout_state(release.image, desired.processes, deployments)

@@ -16,9 +16,8 @@ from typing import Any
 
 import msgspec
 
-from controlplane.domain import spec
+from controlplane.domain import spec, states
 
-ACTIVE = ("pending", "running_pre_jobs", "rolling_out", "running_post_jobs")
 PRE = "beforeDeployment"
 AFTER_SUCCESS = "afterSuccessDeployment"
 AFTER_FAILURE = "afterFailedDeployment"
@@ -147,7 +146,7 @@ def step(
 
     def enter_post_jobs(outcome: str, reason: str | None) -> None:
         result.outcome, result.failure_reason = outcome, reason
-        result.status = "running_post_jobs"
+        result.status = states.ReleaseStatus.RUNNING_POST_JOBS
         result.stamps.append("post_jobs_started_at")
         result.promote = outcome == "success"
         start(AFTER_SUCCESS if outcome == "success" else AFTER_FAILURE)
@@ -155,35 +154,35 @@ def step(
             finish()
 
     def finish() -> None:
-        result.status = "succeeded" if result.outcome == "success" else "failed"
+        result.status = states.ReleaseStatus.SUCCEEDED if result.outcome == "success" else "failed"
         result.stamps.append("finished_at")
 
-    if release.status == "pending":
+    if release.status == states.ReleaseStatus.PENDING:
         result.stamps.append("pre_jobs_started_at")
         # A rollback re-deploys a known image: its release phase (migrations) already ran once.
         if release.rollback_of is None:
             start(PRE)
         if result.start_jobs:
-            result.status = "running_pre_jobs"
+            result.status = states.ReleaseStatus.RUNNING_PRE_JOBS
         else:
-            result.status = "rolling_out"
+            result.status = states.ReleaseStatus.ROLLING_OUT
             result.stamps.append("rollout_started_at")
-    elif release.status == "running_pre_jobs":
+    elif release.status == states.ReleaseStatus.RUNNING_PRE_JOBS:
         pre = [job for job in current.values() if job.policy == PRE]
         failed = [job for job in pre if job.status == "failed"]
         if failed:
             codes = ", ".join(f"{job.key} (exit code {job.exit_code}, {job.reason})" for job in failed)
             enter_post_jobs("failure", f"beforeDeployment job failed: {codes}; nothing was rolled out")
         elif all(job.status == "succeeded" for job in pre):
-            result.status = "rolling_out"
+            result.status = states.ReleaseStatus.ROLLING_OUT
             result.stamps.append("rollout_started_at")
-    elif release.status == "rolling_out":
+    elif release.status == states.ReleaseStatus.ROLLING_OUT:
         done, failure = rollout
         if failure is not None:
             enter_post_jobs("failure", failure)
         elif done:
             enter_post_jobs("success", None)
-    elif release.status == "running_post_jobs":
+    elif release.status == states.ReleaseStatus.RUNNING_POST_JOBS:
         post = [job for job in current.values() if job.policy != PRE]
         if all(job.status != "running" for job in post):
             finish()

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from controlplane.domain import spec
+from controlplane.domain import spec, states
 from controlplane.store import models, repository
 from reconciler.converge import releases
 
@@ -57,19 +57,19 @@ def process_spec(row: models.Process, resource_type: models.ResourceType) -> spe
         id=row.id,
         app_id=row.app_id,
         key=row.key,
-        type=row.type,  # type: ignore[arg-type]  # the API only stores the four types
+        type=states.ProcessType(row.type),
         display_name=row.display_name,
         entrypoint=row.entrypoint,
         port=row.port,
         is_ingress_enabled=row.is_ingress_enabled,
-        ingress_protocol=row.ingress_protocol or "http",  # type: ignore[arg-type]
+        ingress_protocol=states.IngressProtocol(row.ingress_protocol or states.IngressProtocol.HTTP),
         scaling=scaling,
         resource_type_name=resource_type.name,
         cpu_millicores=resource_type.cpu_limit,
         memory_mb=resource_type.memory_limit,
         schedule=row.schedule,
         time_zone=row.time_zone,
-        job_start_policy=row.job_start_policy,  # type: ignore[arg-type]
+        job_start_policy=states.JobStartPolicy(row.job_start_policy) if row.job_start_policy else None,
         liveness_probe=row.liveness_probe,
         readiness_probe=row.readiness_probe,
         generation=row.generation,
@@ -232,7 +232,7 @@ async def _jobs_of(session: AsyncSession, release_id: str) -> list[models.Releas
 async def _active_release(session: AsyncSession, app_id: str) -> releases.ReleaseRecord | None:
     result = await session.execute(
         select(models.Release).where(
-            models.Release.app_id == app_id, col(models.Release.status).in_(models.RELEASE_ACTIVE_STATUSES)
+            models.Release.app_id == app_id, col(models.Release.status).in_(states.ACTIVE_RELEASE_STATUSES)
         )
     )
     release = result.scalars().first()
@@ -244,7 +244,9 @@ async def _cancelled_jobs(session: AsyncSession, app_id: str) -> tuple[str, ...]
         select(models.ReleaseJob)
         .join(models.Release, col(models.Release.id) == col(models.ReleaseJob.release_id))
         .where(
-            models.Release.app_id == app_id, models.Release.status == "cancelled", models.ReleaseJob.status == "running"
+            models.Release.app_id == app_id,
+            models.Release.status == states.ReleaseStatus.CANCELLED,
+            models.ReleaseJob.status == "running",
         )
     )
     return tuple(job.job_name for job in result.scalars().all())

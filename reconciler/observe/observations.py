@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from controlplane.domain import observed
+from controlplane.domain import observed, states
 from controlplane.store import models
 from reconciler.observe import alerts, instances
 
@@ -206,8 +206,8 @@ class Observations:
                 session.add(row)
             if self._dies(process):
                 beat = await session.get(models.ProcessHeartbeat, process.id)
-                if beat is not None and beat.status != observed.DEAD:
-                    beat.status = observed.DEAD
+                if beat is not None and beat.status != states.HeartbeatStatus.DEAD:
+                    beat.status = states.HeartbeatStatus.DEAD
             for change in changes:
                 await self._transition(session, process, change, now, payload)
             await session.commit()
@@ -215,7 +215,9 @@ class Observations:
 
     @staticmethod
     def _dies(process: Watched) -> bool:
-        return process.heartbeat == observed.DEAD and process.heartbeat_stored != observed.DEAD
+        return (
+            process.heartbeat == states.HeartbeatStatus.DEAD and process.heartbeat_stored != states.HeartbeatStatus.DEAD
+        )
 
     async def _replace_instances(
         self, session: AsyncSession, process: Watched, wanted: dict[str, instances.Instance], now: datetime

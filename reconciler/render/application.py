@@ -87,7 +87,8 @@ def render_process_cr(app: spec.ApplicationSpec, process: spec.ProcessSpec) -> d
         "id": process.id,
         "appId": process.app_id,
         "key": process.key,
-        "type": process.type,
+        # Manifests are plain data (they are written as YAML too): states as their values.
+        "type": str(process.type),
         "displayName": process.display_name,
     }
     if process.entrypoint is not None:
@@ -95,7 +96,7 @@ def render_process_cr(app: spec.ApplicationSpec, process: spec.ProcessSpec) -> d
     body["port"] = process.port
     if process.type == "web":
         body["isIngressEnabled"] = process.is_ingress_enabled
-        body["ingressProtocol"] = process.ingress_protocol
+        body["ingressProtocol"] = str(process.ingress_protocol)
     body.update(
         {
             "scalingStrategy": scaling_strategy(process.scaling),
@@ -108,7 +109,7 @@ def render_process_cr(app: spec.ApplicationSpec, process: spec.ProcessSpec) -> d
     optional = {
         "schedule": process.schedule,
         "timeZone": process.time_zone,
-        "jobStartPolicy": process.job_start_policy,
+        "jobStartPolicy": str(process.job_start_policy) if process.job_start_policy else None,
         "livenessProbe": process.liveness_probe,
         "readinessProbe": process.readiness_probe,
     }

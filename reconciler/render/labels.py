@@ -72,7 +72,7 @@ def process_labels(app: spec.ApplicationSpec, process: spec.ProcessSpec) -> dict
     return {
         "app.kubernetes.io/name": process.key,
         "app.kubernetes.io/instance": process_name(app, process),
-        "app.kubernetes.io/component": process.type,
+        "app.kubernetes.io/component": str(process.type),
         "app.kubernetes.io/part-of": app.name,
         "app.kubernetes.io/managed-by": MANAGED_BY,
         APPLICATION_ID: app.id,

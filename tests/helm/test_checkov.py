@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from controlplane.domain import spec
+from controlplane.domain import spec, states
 from reconciler.render import jobs as render_jobs
 from reconciler.render import manifests as render
 from tests.helm.chart import CHART, checkov_binary, helm, values_args
@@ -52,9 +52,9 @@ def reconciler_manifests() -> list[dict[str, Any]]:
         config_vars={"DATABASE_URL": "postgres://db/shop"},
     )  # fmt: skip
 
-    def process(key: str, type_: spec.ProcessType, number: int, **fields: Any) -> spec.ProcessSpec:
+    def process(key: str, type_: str, number: int, **fields: Any) -> spec.ProcessSpec:
         return spec.ProcessSpec(
-            id=f"00000000-0000-4000-8000-00000000000{number}", app_id=APP_ID, key=key, type=type_,
+            id=f"00000000-0000-4000-8000-00000000000{number}", app_id=APP_ID, key=key, type=states.ProcessType(type_),
             display_name=key, resource_type_name="s1", cpu_millicores=500, memory_mb=512, **fields,
         )  # fmt: skip
 

@@ -10,7 +10,7 @@ from reconciler.converge.releases import JobRecord, ReleaseRecord
 from tests.unit.specs import process_spec
 
 
-def process(key: str, kind: spec.ProcessType = "web", policy: str | None = None) -> spec.ProcessSpec:
+def process(key: str, kind: str = "web", policy: str | None = None) -> spec.ProcessSpec:
     return process_spec(key, kind, id=f"id-{key}", job_start_policy=policy)
 
 

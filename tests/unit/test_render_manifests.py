@@ -17,7 +17,7 @@ import msgspec
 import pytest
 import yaml
 
-from controlplane.domain import spec
+from controlplane.domain import spec, states
 from reconciler.render import labels
 from reconciler.render import manifests as render
 from reconciler.render import pod as render_pod
@@ -49,7 +49,7 @@ INGRESS = spec.RenderOptions(
 )
 
 
-def make_process(key: str, type_: spec.ProcessType, id_: str, **overrides: Any) -> spec.ProcessSpec:
+def make_process(key: str, type_: str, id_: str, **overrides: Any) -> spec.ProcessSpec:
     return process_spec(key, type_, id=id_, app_id=APP_ID, **overrides)
 
 
@@ -537,7 +537,7 @@ def test_pdb_allows_one_unavailable_and_evicting_unhealthy_pods() -> None:
     ("protocol", "app_protocol", "port_name"),
     [("http", "http", "http"), ("grpc", "kubernetes.io/h2c", "grpc")],
 )
-def test_service_app_protocol(protocol: spec.IngressProtocol, app_protocol: str, port_name: str) -> None:
+def test_service_app_protocol(protocol: states.IngressProtocol, app_protocol: str, port_name: str) -> None:
     service = by_kind(objects(msgspec.structs.replace(WEB, ingress_protocol=protocol)))["Service"]
     assert service["spec"]["type"] == "ClusterIP"
     assert service["spec"]["ports"] == [

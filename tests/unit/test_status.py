@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from controlplane.domain import spec
+from controlplane.domain import spec, states
 from reconciler.converge import status
 from tests.unit.specs import process_spec
 
@@ -23,7 +23,7 @@ DATE_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 CRD = Path(__file__).resolve().parents[2] / "crds" / "processes.procplane.dev.yaml"
 
 
-def process(type_: spec.ProcessType = "web", **overrides: Any) -> spec.ProcessSpec:
+def process(type_: str = "web", **overrides: Any) -> spec.ProcessSpec:
     fields: dict[str, Any] = {}
     if type_ == "cron":
         fields["schedule"] = "*/5 * * * *"
@@ -150,7 +150,7 @@ LONG_RUNNING = pytest.mark.parametrize("kind", ["web", "worker"])
 
 
 @LONG_RUNNING
-def test_long_running_up_with_every_instance_ready(kind: spec.ProcessType) -> None:
+def test_long_running_up_with_every_instance_ready(kind: states.ProcessType) -> None:
     result = compute(process(kind, scaling=manual(2)), deployment=deployment(replicas=2))
     assert summary(result) == (
         "up",
@@ -170,7 +170,7 @@ def test_long_running_up_with_every_instance_ready(kind: spec.ProcessType) -> No
 
 
 @LONG_RUNNING
-def test_long_running_up_while_scaling_up(kind: spec.ProcessType) -> None:
+def test_long_running_up_while_scaling_up(kind: states.ProcessType) -> None:
     result = compute(process(kind, scaling=manual(3)), deployment=deployment(replicas=3, ready=1))
     assert summary(result) == (
         "up",
@@ -186,7 +186,7 @@ def test_long_running_up_while_scaling_up(kind: spec.ProcessType) -> None:
 
 
 @LONG_RUNNING
-def test_long_running_down_when_none_ready(kind: spec.ProcessType) -> None:
+def test_long_running_down_when_none_ready(kind: states.ProcessType) -> None:
     result = compute(process(kind, scaling=manual(2)), deployment=deployment(replicas=2, ready=0))
     assert summary(result) == (
         "down",
@@ -201,7 +201,7 @@ def test_long_running_down_when_none_ready(kind: spec.ProcessType) -> None:
 
 
 @LONG_RUNNING
-def test_long_running_pending_without_a_deployment(kind: spec.ProcessType) -> None:
+def test_long_running_pending_without_a_deployment(kind: states.ProcessType) -> None:
     result = compute(process(kind, scaling=manual(2)))
     assert summary(result) == (
         "pending",
@@ -219,7 +219,7 @@ def test_long_running_pending_without_a_deployment(kind: spec.ProcessType) -> No
 @LONG_RUNNING
 @pytest.mark.parametrize("observed", [2, None])
 def test_long_running_pending_until_the_deployment_controller_catches_up(
-    kind: spec.ProcessType, observed: int | None
+    kind: states.ProcessType, observed: int | None
 ) -> None:
     # Ready counts from the previous generation say nothing about the spec just applied.
     live = deployment(replicas=2, generation=3, observed=observed)
@@ -238,7 +238,7 @@ def test_long_running_pending_until_the_deployment_controller_catches_up(
 
 
 @LONG_RUNNING
-def test_long_running_rollout_in_progress(kind: spec.ProcessType) -> None:
+def test_long_running_rollout_in_progress(kind: states.ProcessType) -> None:
     # Surge pod of the new template up, old pods still serving.
     live = deployment(replicas=2, ready=2, updated=1, running=3)
     result = compute(process(kind, scaling=manual(2)), deployment=live)
@@ -250,7 +250,7 @@ def test_long_running_rollout_in_progress(kind: spec.ProcessType) -> None:
 
 
 @LONG_RUNNING
-def test_long_running_paused_at_zero_instances(kind: spec.ProcessType) -> None:
+def test_long_running_paused_at_zero_instances(kind: states.ProcessType) -> None:
     result = compute(process(kind, scaling=manual(0)), deployment=deployment(replicas=0))
     assert summary(result) == (
         "paused",
@@ -266,7 +266,7 @@ def test_long_running_paused_at_zero_instances(kind: spec.ProcessType) -> None:
 
 
 @LONG_RUNNING
-def test_long_running_paused_when_suspended_while_pods_wind_down(kind: spec.ProcessType) -> None:
+def test_long_running_paused_when_suspended_while_pods_wind_down(kind: states.ProcessType) -> None:
     live = deployment(replicas=0, ready=2, updated=0, running=2)
     result = compute(process(kind, scaling=manual(4), suspended=True), deployment=live)
     assert summary(result)[0:3] == ("paused", 0, 2)
@@ -275,7 +275,7 @@ def test_long_running_paused_when_suspended_while_pods_wind_down(kind: spec.Proc
 
 
 @LONG_RUNNING
-def test_long_running_paused_even_before_the_deployment_exists(kind: spec.ProcessType) -> None:
+def test_long_running_paused_even_before_the_deployment_exists(kind: states.ProcessType) -> None:
     result = compute(process(kind, suspended=True))
     assert summary(result) == (
         "paused",
@@ -290,7 +290,7 @@ def test_long_running_paused_even_before_the_deployment_exists(kind: spec.Proces
 
 
 @LONG_RUNNING
-def test_long_running_not_ready_while_the_deployment_is_unavailable(kind: spec.ProcessType) -> None:
+def test_long_running_not_ready_while_the_deployment_is_unavailable(kind: states.ProcessType) -> None:
     unavailable = {"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable"}
     live = deployment(replicas=2, conditions=[unavailable])
     result = compute(process(kind, scaling=manual(2)), deployment=live)
@@ -323,7 +323,7 @@ def test_missing_status_counts_as_zero() -> None:
 
 
 @LONG_RUNNING
-def test_hpa_decides_the_desired_count(kind: spec.ProcessType) -> None:
+def test_hpa_decides_the_desired_count(kind: states.ProcessType) -> None:
     live = deployment(replicas=5, ready=4)
     result = compute(process(kind, scaling=horizontal(2, 10)), deployment=live, hpa=hpa(5))
     assert summary(result)[0:3] == ("up", 5, 4)
@@ -499,7 +499,7 @@ def test_job_run_in_progress() -> None:
 
 
 @pytest.mark.parametrize("kind", ["web", "worker", "cron", "job"])
-def test_apply_error_degrades_without_changing_the_state(kind: spec.ProcessType) -> None:
+def test_apply_error_degrades_without_changing_the_state(kind: states.ProcessType) -> None:
     message = 'Deployment.apps "shop-web" is invalid: spec.template.spec.containers[0].image: Required value'
     observed: dict[str, Any] = {"web": {"deployment": deployment()}, "worker": {"deployment": deployment()}}
     observed["cron"] = {"cronjob": cronjob()}

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from controlplane.api.wire import Page, Request, Response
-
-Role = Literal["admin", "deployer", "viewer"]
+from controlplane.domain.states import Role
 
 
 class ApiKeyCreate(Request, kw_only=True):

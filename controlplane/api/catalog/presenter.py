@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controlplane.api.catalog.schemas import ResourceTypeOut
-from controlplane.domain.settings import ResourceCategory
+from controlplane.domain.states import ResourceCategory
 from controlplane.store import models
 
 

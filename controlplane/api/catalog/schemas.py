@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controlplane.api.wire import Response
-from controlplane.domain.settings import ResourceCategory
+from controlplane.domain.states import ResourceCategory
 
 
 class ResourceTypeOut(Response):

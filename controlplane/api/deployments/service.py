@@ -12,7 +12,7 @@ from sqlmodel import col, select
 from controlplane.api.deployments import presenter
 from controlplane.api.deployments.schemas import DeploymentCreate, ReleaseList, ReleaseOut, RollbackCreate
 from controlplane.api.processes.service import ProcessService
-from controlplane.domain import clock, validation
+from controlplane.domain import clock, states, validation
 from controlplane.domain.errors import Conflict, FieldError, NotFound, ValidationFailed
 from controlplane.store import changes, models, repository
 
@@ -35,7 +35,7 @@ class ReleaseService:
     async def _active(self, app_id: str) -> models.Release | None:
         result = await self.session.execute(
             select(models.Release).where(
-                models.Release.app_id == app_id, col(models.Release.status).in_(models.RELEASE_ACTIVE_STATUSES)
+                models.Release.app_id == app_id, col(models.Release.status).in_(states.ACTIVE_RELEASE_STATUSES)
             )
         )
         return result.scalars().first()
@@ -76,7 +76,7 @@ class ReleaseService:
         target = await self.session.get(models.Release, data.release_id)
         if target is None or target.app_id != app_id:
             raise ValidationFailed([FieldError("release_id", "not_found", "no such deployment in this application")])
-        if target.status != "succeeded":
+        if target.status != states.ReleaseStatus.SUCCEEDED:
             raise ValidationFailed(
                 [
                     FieldError(
@@ -111,7 +111,7 @@ class ReleaseService:
         ]
         release = models.Release(
             app_id=app.id, number=number, image=image, is_restart=is_restart, rollback_of=rollback_of,
-            status="pending", snapshot=snapshot, created_by=created_by, created_at=clock.utcnow(),
+            status=states.ReleaseStatus.PENDING, snapshot=snapshot, created_by=created_by, created_at=clock.utcnow(),
         )  # fmt: skip
         self.session.add(release)
         try:
@@ -130,9 +130,9 @@ class ReleaseService:
     async def cancel(self, app_id: str, release_id: str) -> ReleaseOut:
         await self.processes.application(app_id)
         release = await self._release(app_id, release_id)
-        if release.status not in models.RELEASE_ACTIVE_STATUSES:
+        if release.status not in states.ACTIVE_RELEASE_STATUSES:
             raise Conflict(f"Deployment {release.number} already ended: {release.status}")
-        release.status = "cancelled"
+        release.status = states.ReleaseStatus.CANCELLED
         release.failure_reason = "cancelled"
         release.finished_at = clock.utcnow()
         await changes.announce(self.session, app_id)

@@ -14,7 +14,7 @@ from controlplane.api.api_keys import service as api_keys
 from controlplane.api.observing import presenter
 from controlplane.api.observing.alert_rules import heartbeat_errors
 from controlplane.api.observing.schemas import HeartbeatOut, HeartbeatUpdate
-from controlplane.domain import observed
+from controlplane.domain import observed, states
 from controlplane.domain.clock import utcnow
 from controlplane.domain.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
 from controlplane.store import lookup, models, repository
@@ -57,7 +57,7 @@ class HeartbeatService:
                 interval_seconds=data.interval_seconds,
                 token_prefix=auth.display_prefix(token),
                 token_hash=auth.token_hash(token),
-                status=observed.ALIVE,
+                status=states.HeartbeatStatus.ALIVE,
                 last_heartbeat_at=now,
                 next_heartbeat_at=now + timedelta(seconds=data.interval_seconds),
                 created_at=now,

@@ -8,8 +8,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from controlplane.api.wire import CamelRequest, Page, Request, Response
-
-ProcessType = Literal["web", "worker", "cron", "job"]
+from controlplane.domain.states import ProcessType
 
 IngressProtocol = Literal["http", "grpc"]
 
