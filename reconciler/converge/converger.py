@@ -18,8 +18,9 @@ from typing import Any
 import msgspec
 
 from controlplane.domain import spec, states
+from controlplane.domain.desired import Desired
+from controlplane.domain.release import ReleaseRecord, Step
 from reconciler.converge import drift, releases, status
-from reconciler.converge.source import Desired
 from reconciler.k8s import errors
 from reconciler.k8s.cache import ClusterCache
 from reconciler.k8s.client import Kube, object_key
@@ -69,7 +70,7 @@ class PassReport:
     # process id -> its status in the API's terms, for the database
     statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
     # the active release and the step this pass took, when it took one
-    release_step: tuple[releases.ReleaseRecord, releases.Step] | None = None
+    release_step: tuple[ReleaseRecord, Step] | None = None
     # process key -> name of the release Job started for it
     started_jobs: dict[str, str] = field(default_factory=dict)
     cancelled_jobs: tuple[str, ...] = ()
@@ -212,7 +213,7 @@ class Converger:
                 values["observed_generation"] = process.generation
             report.statuses[process.id] = values
 
-    def _advance_release(self, desired: Desired, release: releases.ReleaseRecord, report: PassReport) -> None:
+    def _advance_release(self, desired: Desired, release: ReleaseRecord, report: PassReport) -> None:
         app = desired.app
         observed = {
             job.job_name: releases.job_outcome(

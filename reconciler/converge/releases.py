@@ -17,46 +17,7 @@ from typing import Any
 import msgspec
 
 from controlplane.domain import spec, states
-
-PRE = "beforeDeployment"
-AFTER_SUCCESS = "afterSuccessDeployment"
-AFTER_FAILURE = "afterFailedDeployment"
-
-
-class JobRecord(msgspec.Struct, frozen=True, kw_only=True):
-    key: str
-    policy: str
-    job_name: str
-    status: str  # running | succeeded | failed
-    exit_code: int | None = None
-    reason: str | None = None
-
-
-class ReleaseRecord(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    number: int
-    image: str
-    is_restart: bool
-    rollback_of: str | None
-    status: str
-    outcome: str | None
-    jobs: tuple[JobRecord, ...] = ()
-
-
-class Step(msgspec.Struct, kw_only=True):
-    """What a pass decided; the runner stores it. Timestamps are named, the clock is the caller's."""
-
-    status: str
-    outcome: str | None
-    failure_reason: str | None = None
-    start_jobs: list[tuple[spec.ProcessSpec, str]] = msgspec.field(default_factory=list)
-    job_updates: list[JobRecord] = msgspec.field(default_factory=list)
-    stamps: list[str] = msgspec.field(default_factory=list)
-    # On success the application's current image (and restart token) become the release's.
-    promote: bool = False
-
-    def changed(self, release: ReleaseRecord) -> bool:
-        return bool(self.status != release.status or self.start_jobs or self.job_updates or self.promote or self.stamps)
+from controlplane.domain.release import ReleaseRecord, Step
 
 
 def job_outcome(job: Mapping[str, Any] | None, pods: Sequence[Mapping[str, Any]]) -> tuple[str, int | None, str | None]:
@@ -149,26 +110,27 @@ def step(
         result.status = states.ReleaseStatus.RUNNING_POST_JOBS
         result.stamps.append("post_jobs_started_at")
         result.promote = outcome == "success"
-        start(AFTER_SUCCESS if outcome == "success" else AFTER_FAILURE)
+        policy = states.JobStartPolicy
+        start(policy.AFTER_SUCCESS_DEPLOYMENT if outcome == "success" else policy.AFTER_FAILED_DEPLOYMENT)
         if not result.start_jobs:
             finish()
 
     def finish() -> None:
-        result.status = states.ReleaseStatus.SUCCEEDED if result.outcome == "success" else "failed"
+        result.status = states.ReleaseStatus.SUCCEEDED if result.outcome == "success" else states.ReleaseStatus.FAILED
         result.stamps.append("finished_at")
 
     if release.status == states.ReleaseStatus.PENDING:
         result.stamps.append("pre_jobs_started_at")
         # A rollback re-deploys a known image: its release phase (migrations) already ran once.
         if release.rollback_of is None:
-            start(PRE)
+            start(states.JobStartPolicy.BEFORE_DEPLOYMENT)
         if result.start_jobs:
             result.status = states.ReleaseStatus.RUNNING_PRE_JOBS
         else:
             result.status = states.ReleaseStatus.ROLLING_OUT
             result.stamps.append("rollout_started_at")
     elif release.status == states.ReleaseStatus.RUNNING_PRE_JOBS:
-        pre = [job for job in current.values() if job.policy == PRE]
+        pre = [job for job in current.values() if job.policy == states.JobStartPolicy.BEFORE_DEPLOYMENT]
         failed = [job for job in pre if job.status == "failed"]
         if failed:
             codes = ", ".join(f"{job.key} (exit code {job.exit_code}, {job.reason})" for job in failed)
@@ -183,7 +145,7 @@ def step(
         elif done:
             enter_post_jobs("success", None)
     elif release.status == states.ReleaseStatus.RUNNING_POST_JOBS:
-        post = [job for job in current.values() if job.policy != PRE]
+        post = [job for job in current.values() if job.policy != states.JobStartPolicy.BEFORE_DEPLOYMENT]
         if all(job.status != "running" for job in post):
             finish()
     return result

@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from controlplane.domain import clock
 from reconciler.k8s import errors
 from reconciler.k8s.client import Kube
 
@@ -32,6 +33,8 @@ class LeaderElector:
         lease_seconds: float = 15.0,
         renew_seconds: float = 5.0,
         monotonic: Callable[[], float] = time.monotonic,
+        # The wall clock stamped into acquireTime/renewTime; injectable like `monotonic`, for tests.
+        wall_clock: Callable[[], datetime] = clock.utcnow,
     ) -> None:
         self.kube = kube
         self.namespace = namespace
@@ -40,6 +43,7 @@ class LeaderElector:
         self.lease_seconds = lease_seconds
         self.renew_seconds = renew_seconds
         self._monotonic = monotonic
+        self._wall_clock = wall_clock
         self._leader_until = 0.0
         self._observed: tuple[Any, Any] | None = None
         self._observed_at = 0.0
@@ -62,7 +66,7 @@ class LeaderElector:
 
     def try_acquire_or_renew(self) -> bool:
         started = self._monotonic()
-        now = _micro_time(datetime.now(UTC))
+        now = _micro_time(self._wall_clock())
         try:
             lease = self.kube.get("Lease", self.namespace, self.name)
             if lease is None:

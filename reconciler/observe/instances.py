@@ -15,6 +15,8 @@ from typing import Any
 
 import msgspec
 
+from controlplane.domain import observing
+
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
 _SUFFIXES: dict[str, Decimal] = {
     "": Decimal(1),
@@ -34,42 +36,6 @@ _SUFFIXES: dict[str, Decimal] = {
     "Pi": Decimal(1024**5),
     "Ei": Decimal(1024**6),
 }
-
-
-class Usage(msgspec.Struct, frozen=True):
-    """One pod's usage summed over its containers."""
-
-    cpu_millicores: float
-    memory_bytes: int
-
-
-class Limits(msgspec.Struct, frozen=True):
-    """What one instance may use: the process's machine size."""
-
-    cpu_millicores: int
-    memory_bytes: int
-
-
-class Instance(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    uid: str
-    namespace: str
-    node: str | None
-    phase: str
-    state: str  # running, waiting, terminated, pending, terminating
-    state_reason: str | None
-    ready: bool
-    restarts: int
-    image: str | None
-    started_at: datetime | None
-    last_termination_reason: str | None
-    last_exit_code: int | None
-    last_terminated_at: datetime | None
-    created_at: datetime | None
-    cpu_millicores: float | None = None
-    memory_bytes: int | None = None
-    cpu_pct: float | None = None
-    memory_pct: float | None = None
 
 
 def parse_quantity(value: str) -> Decimal:
@@ -93,7 +59,7 @@ def parse_time(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def pod_usage(pod_metrics: Mapping[str, Any]) -> Usage | None:
+def pod_usage(pod_metrics: Mapping[str, Any]) -> observing.Usage | None:
     """A `metrics.k8s.io/v1beta1` PodMetrics object summed over its containers."""
     containers = pod_metrics.get("containers")
     if not isinstance(containers, list) or not containers:
@@ -107,12 +73,12 @@ def pod_usage(pod_metrics: Mapping[str, Any]) -> Usage | None:
             memory += parse_quantity(str(usage.get("memory", "0")))
     except ValueError:
         return None
-    return Usage(cpu_millicores=float(round(cpu * 1000, 3)), memory_bytes=int(memory))
+    return observing.Usage(cpu_millicores=float(round(cpu * 1000, 3)), memory_bytes=int(memory))
 
 
-def usage_by_pod(pod_metrics_list: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], Usage]:
+def usage_by_pod(pod_metrics_list: Sequence[Mapping[str, Any]]) -> dict[tuple[str, str], observing.Usage]:
     """(namespace, pod name) -> usage, from the items of a PodMetricsList."""
-    found: dict[tuple[str, str], Usage] = {}
+    found: dict[tuple[str, str], observing.Usage] = {}
     for item in pod_metrics_list:
         metadata = item.get("metadata") or {}
         usage = pod_usage(item)
@@ -135,7 +101,9 @@ def _container_state(status: Mapping[str, Any]) -> tuple[str, str | None]:
     return "waiting", None
 
 
-def from_pod(pod: Mapping[str, Any], usage: Usage | None = None, limits: Limits | None = None) -> Instance:
+def from_pod(
+    pod: Mapping[str, Any], usage: observing.Usage | None = None, limits: observing.Limits | None = None
+) -> observing.Instance:
     """The instance record of one pod (raw JSON as the apiserver serves it)."""
     metadata = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
@@ -174,7 +142,7 @@ def from_pod(pod: Mapping[str, Any], usage: Usage | None = None, limits: Limits 
     started = min((t for t in running_since if t is not None), default=None) or parse_time(status.get("startTime"))
     spec_containers = spec.get("containers") or []
     image = containers[0].get("image") if containers else (spec_containers[0].get("image") if spec_containers else None)
-    instance = Instance(
+    instance = observing.Instance(
         name=str(metadata.get("name", "")),
         uid=str(metadata.get("uid", "")),
         namespace=str(metadata.get("namespace", "")),
@@ -202,14 +170,9 @@ def from_pod(pod: Mapping[str, Any], usage: Usage | None = None, limits: Limits 
     )
 
 
-class Restart(msgspec.Struct, frozen=True):
-    instance: str
-    count: int
-    reason: str | None
-    exit_code: int | None
-
-
-def restarts_between(before: Mapping[str, tuple[str, int]], now: Sequence[Instance]) -> list[Restart]:
+def restarts_between(
+    before: Mapping[str, tuple[str, int]], now: Sequence[observing.Instance]
+) -> list[observing.Restart]:
     """Restarts that happened between two observations. `before` maps an instance name to the
     (uid, restart count) seen last time; a new pod counts its restarts from zero."""
     found = []
@@ -218,7 +181,7 @@ def restarts_between(before: Mapping[str, tuple[str, int]], now: Sequence[Instan
         previous = count if uid == instance.uid else 0
         if instance.restarts > previous:
             found.append(
-                Restart(
+                observing.Restart(
                     instance=instance.name,
                     count=instance.restarts - previous,
                     reason=instance.last_termination_reason,
@@ -228,20 +191,7 @@ def restarts_between(before: Mapping[str, tuple[str, int]], now: Sequence[Instan
     return found
 
 
-class Aggregate(msgspec.Struct, frozen=True, kw_only=True):
-    """One sample's worth of numbers over a process's instances."""
-
-    count: int
-    ready_count: int
-    restarts: int
-    cpu_millicores: float | None
-    memory_bytes: int | None
-    cpu_pct: float | None
-    memory_pct: float | None
-    oldest_start_unix: int | None
-
-
-def aggregate(instances: Sequence[Instance], limits: Limits | None) -> Aggregate:
+def aggregate(instances: Sequence[observing.Instance], limits: observing.Limits | None) -> observing.Aggregate:
     """Count what runs (terminating and finished pods are not instances any more) and sum usage.
     Percentages are of the limits of every counted instance together, as a host's share is."""
     live = [i for i in instances if i.state != "terminating" and i.phase not in ("Succeeded", "Failed")]
@@ -249,7 +199,7 @@ def aggregate(instances: Sequence[Instance], limits: Limits | None) -> Aggregate
     cpu = round(sum(i.cpu_millicores or 0.0 for i in measured), 3) if measured else None
     memory = sum(i.memory_bytes or 0 for i in measured) if measured else None
     starts = [int(i.started_at.timestamp()) for i in live if i.started_at is not None]
-    return Aggregate(
+    return observing.Aggregate(
         count=len(live),
         ready_count=sum(1 for i in live if i.ready),
         restarts=sum(i.restarts for i in live),

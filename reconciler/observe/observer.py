@@ -19,13 +19,13 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from controlplane.domain import observed
+from controlplane.domain import observed, observing
 from controlplane.domain.settings import Settings
+from controlplane.store.observations import Observations
 from reconciler.k8s import errors
 from reconciler.k8s.cache import ClusterCache
 from reconciler.k8s.client import Kube
 from reconciler.observe import alerts, instances, webhooks
-from reconciler.observe.observations import Observations, Watched
 from reconciler.render import labels
 
 logger = logging.getLogger("procplane.observer")
@@ -68,7 +68,7 @@ class Observer:
             for p in self.cache["Pod"].select(lambda _: True)
         )
 
-    def _usage(self) -> dict[tuple[str, str], instances.Usage]:
+    def _usage(self) -> dict[tuple[str, str], observing.Usage]:
         """Pod usage from metrics.k8s.io, or nothing when the cluster has no metrics API."""
         if time.monotonic() < self._metrics_retry_at:
             return {}
@@ -115,7 +115,7 @@ class Observer:
             self._last_compact = time.monotonic()
 
     async def _observe_process(
-        self, process: Watched, now: datetime, usage: dict[tuple[str, str], instances.Usage]
+        self, process: observing.Watched, now: datetime, usage: dict[tuple[str, str], observing.Usage]
     ) -> None:
         pods = self.cache["Pod"].select(lambda o: _of_process(o, process.id))
         current = [
@@ -127,7 +127,7 @@ class Observer:
         summary = instances.aggregate(current, process.limits)
         interval = self.settings.sample_interval_seconds
         due = process.last_sample_at is None or now - process.last_sample_at >= timedelta(seconds=interval)
-        seen = alerts.Observation(
+        seen = observing.Observation(
             state=process.state,
             ready_count=summary.ready_count,
             restarts_in_window=process.restarts_in_window + sum(r.count for r in restarts),

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from controlplane.domain import observing
 from controlplane.domain.settings import Settings
 from controlplane.store import db, models
-from reconciler.observe import alerts, instances
-from reconciler.observe.observations import Observations
+from controlplane.store.observations import Observations
+from reconciler.observe import instances
 from tests.api.conftest import Api, assert_problem
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -71,7 +72,7 @@ def observe(
     *,
     at: datetime = NOW,
     state: str | None = None,
-    usage: instances.Usage | None = None,
+    usage: observing.Usage | None = None,
 ) -> None:
     """One observation of a process, stored the way the observer stores it."""
 
@@ -92,7 +93,7 @@ def observe(
 def fire(settings: Settings, process_id: str, rule: str, firing: bool = True) -> None:
     async def work(store: Observations) -> None:
         watched = next(w for w in await store.watched(NOW, 600) if w.id == process_id)
-        change = alerts.Transition(rule, firing, "test transition")
+        change = observing.Transition(rule, firing, "test transition")
         await store.record(watched, NOW, list(watched.snapshot.values()), [], None, 60, [change], {})
 
     run(settings, work)
@@ -218,7 +219,7 @@ def test_status_is_alerting_while_up_and_a_rule_fires(settings: Settings, api: A
 
 
 def test_instances_samples_and_restarts(settings: Settings, api: Api, process: dict[str, Any]) -> None:
-    usage = instances.Usage(cpu_millicores=125.0, memory_bytes=128 * 1024 * 1024)
+    usage = observing.Usage(cpu_millicores=125.0, memory_bytes=128 * 1024 * 1024)
     observe(settings, process["id"], [pod("w-1", "kwok-node-0"), pod("w-2", "kwok-node-1")], usage=usage)
     observe(settings, process["id"], [pod("w-1", "kwok-node-0", restarts=2), pod("w-2", "kwok-node-1")],
             at=NOW + timedelta(seconds=60), usage=usage)  # fmt: skip
@@ -253,7 +254,7 @@ def test_metric_series(settings: Settings, api: Api, process: dict[str, Any]) ->
     start = datetime.fromtimestamp(int(NOW.timestamp()) // 240 * 240, UTC) - timedelta(minutes=12)
     for minute, count in ((0, 1), (1, 3), (3, 2)):
         pods = [pod(f"w-{i}", "kwok-node-0") for i in range(count)]
-        usage = instances.Usage(cpu_millicores=100.0, memory_bytes=1000)
+        usage = observing.Usage(cpu_millicores=100.0, memory_bytes=1000)
         observe(settings, process["id"], pods, at=start + timedelta(minutes=minute, seconds=5), usage=usage)
     params = {"from": str(int(start.timestamp())), "to": str(int((start + timedelta(minutes=4)).timestamp())),
               "interval_in_seconds": "60"}  # fmt: skip

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from controlplane.domain import observing
 from controlplane.domain.settings import Settings
-from reconciler.observe import instances
 from tests.api.conftest import Api, assert_problem
 from tests.api.sevalla_contract import assert_answers
 from tests.api.test_observing_api import NOW, observe, pod
@@ -161,7 +161,7 @@ def test_trigger_answers_a_message_and_records_a_run(api: Api, app_id: str) -> N
 
 def test_metric_series_are_bare_lists_of_time_and_value(settings: Settings, api: Api, app_id: str) -> None:
     worker = create(api, app_id, display_name="Worker", type="worker", scaling_strategy=manual(2))
-    usage = instances.Usage(cpu_millicores=100.0, memory_bytes=1000)
+    usage = observing.Usage(cpu_millicores=100.0, memory_bytes=1000)
     observe(settings, worker["id"], [pod("w-1", "n"), pod("w-2", "n")], at=NOW - timedelta(minutes=2), usage=usage)
     window = {
         "from": (NOW - timedelta(minutes=10)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),

@@ -9,62 +9,64 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 import pytest
 
-from controlplane.domain import observed
+from controlplane.domain import observed, observing
 from reconciler.observe import alerts, webhooks
 
-UP = alerts.Observation(state="up", ready_count=2, restarts_in_window=0, cpu_pct=10.0, memory_pct=5.0, heartbeat=None)
+UP = observing.Observation(
+    state="up", ready_count=2, restarts_in_window=0, cpu_pct=10.0, memory_pct=5.0, heartbeat=None
+)
 
 
-def firing(rules: alerts.Rules, seen: alerts.Observation) -> set[str]:
+def firing(rules: observing.Rules, seen: observing.Observation) -> set[str]:
     return {rule for rule, verdict in alerts.evaluate(rules, seen, 600).items() if verdict.firing}
 
 
 def test_a_healthy_process_fires_nothing() -> None:
-    everything = alerts.Rules(alert_on_restart=True, alert_on_cpu=True, alert_on_memory=True)
+    everything = observing.Rules(alert_on_restart=True, alert_on_cpu=True, alert_on_memory=True)
     assert firing(everything, UP) == set()
 
 
 def test_down_fires_only_when_asked() -> None:
-    down = alerts.Observation(state="down", ready_count=0, restarts_in_window=0, cpu_pct=None, memory_pct=None,
+    down = observing.Observation(state="down", ready_count=0, restarts_in_window=0, cpu_pct=None, memory_pct=None,
                               heartbeat=None)  # fmt: skip
-    assert firing(alerts.Rules(), down) == {"down"}
-    assert firing(alerts.Rules(alert_on_down=False), down) == set()
+    assert firing(observing.Rules(), down) == {"down"}
+    assert firing(observing.Rules(alert_on_down=False), down) == set()
 
 
 def test_restart_rule_uses_the_window() -> None:
     seen = msgspec.structs.replace(UP, restarts_in_window=2)
-    assert firing(alerts.Rules(), seen) == set()  # off by default (seed 002)
-    verdicts = alerts.evaluate(alerts.Rules(alert_on_restart=True), seen, 600)
-    assert verdicts["restart"] == alerts.Verdict(True, "2 restart(s) in the last 600s")
+    assert firing(observing.Rules(), seen) == set()  # off by default (seed 002)
+    verdicts = alerts.evaluate(observing.Rules(alert_on_restart=True), seen, 600)
+    assert verdicts["restart"] == observing.Verdict(True, "2 restart(s) in the last 600s")
 
 
 @pytest.mark.parametrize(("value", "fires"), [(80.0, False), (80.01, True), (None, False)])
 def test_thresholds_fire_strictly_above(value: float | None, fires: bool) -> None:
     seen = msgspec.structs.replace(UP, cpu_pct=value, memory_pct=value)
-    rules = alerts.Rules(alert_on_cpu=True, cpu_threshold_pct=80, alert_on_memory=True, memory_threshold_pct=80)
+    rules = observing.Rules(alert_on_cpu=True, cpu_threshold_pct=80, alert_on_memory=True, memory_threshold_pct=80)
     assert firing(rules, seen) == ({"cpu", "memory"} if fires else set())
 
 
 def test_heartbeat_death_is_a_down_alert() -> None:
     dead = msgspec.structs.replace(UP, heartbeat="DEAD")
-    assert firing(alerts.Rules(), dead) == {"heartbeat"}
-    assert firing(alerts.Rules(alert_on_down=False), dead) == set()
-    assert firing(alerts.Rules(), msgspec.structs.replace(UP, heartbeat="RESURRECTED")) == set()
+    assert firing(observing.Rules(), dead) == {"heartbeat"}
+    assert firing(observing.Rules(alert_on_down=False), dead) == set()
+    assert firing(observing.Rules(), msgspec.structs.replace(UP, heartbeat="RESURRECTED")) == set()
 
 
 def test_a_paused_process_alerts_on_nothing() -> None:
-    paused = alerts.Observation(state="paused", ready_count=0, restarts_in_window=5, cpu_pct=99.0, memory_pct=99.0,
+    paused = observing.Observation(state="paused", ready_count=0, restarts_in_window=5, cpu_pct=99.0, memory_pct=99.0,
                                 heartbeat="DEAD")  # fmt: skip
-    assert firing(alerts.Rules(alert_on_restart=True, alert_on_cpu=True, alert_on_memory=True), paused) == set()
+    assert firing(observing.Rules(alert_on_restart=True, alert_on_cpu=True, alert_on_memory=True), paused) == set()
 
 
 def test_transitions_only_when_a_verdict_flips() -> None:
-    verdicts = {"down": alerts.Verdict(True, "no instance is ready"), "cpu": alerts.Verdict(False, "fine")}
+    verdicts = {"down": observing.Verdict(True, "no instance is ready"), "cpu": observing.Verdict(False, "fine")}
     changes = alerts.transitions({}, verdicts)
-    assert changes == [alerts.Transition("down", True, "no instance is ready")]
+    assert changes == [observing.Transition("down", True, "no instance is ready")]
     assert changes[0].event == "alert.fired"
     assert alerts.transitions({"down": True}, verdicts) == []  # the state holds: nothing more
-    resolved = alerts.transitions({"down": True, "cpu": False}, {"down": alerts.Verdict(False, "1 ready")})
+    resolved = alerts.transitions({"down": True, "cpu": False}, {"down": observing.Verdict(False, "1 ready")})
     assert [(c.rule, c.event) for c in resolved] == [("down", "alert.resolved")]
 
 

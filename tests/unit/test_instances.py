@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from controlplane.domain import observing
 from reconciler.observe import instances
 
-LIMITS = instances.Limits(cpu_millicores=500, memory_bytes=512 * 1024 * 1024)
+LIMITS = observing.Limits(cpu_millicores=500, memory_bytes=512 * 1024 * 1024)
 
 
 def pod(**status: Any) -> dict[str, Any]:
@@ -109,7 +110,7 @@ def test_restarts_between_looks() -> None:
 
 
 def test_aggregate_counts_live_instances_and_shares_of_their_limits() -> None:
-    usage = instances.Usage(cpu_millicores=250.0, memory_bytes=256 * 1024**2)
+    usage = observing.Usage(cpu_millicores=250.0, memory_bytes=256 * 1024**2)
     ready = {"conditions": [{"type": "Ready", "status": "True"}], "containerStatuses": [RUNNING]}
     live = instances.from_pod(pod(**ready), usage, LIMITS)
     unmeasured = instances.from_pod(pod(containerStatuses=[RUNNING]))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from controlplane.domain import spec
+from controlplane.domain.release import JobRecord, ReleaseRecord
 from reconciler.converge import releases
-from reconciler.converge.releases import JobRecord, ReleaseRecord
 from tests.unit.specs import process_spec
 
 

@@ -15,49 +15,16 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col, select
 
-from controlplane.domain import observed, states
+from controlplane.domain import observed, observing, states
 from controlplane.store import models
-from reconciler.observe import alerts, instances
 
 HOUR = 3600
 
 
-class Watched(msgspec.Struct, kw_only=True):
-    """One process as the observer needs it."""
-
-    id: str
-    app_id: str
-    app_name: str
-    key: str
-    type: str
-    namespace: str
-    limits: instances.Limits
-    state: str
-    rules: alerts.Rules
-    webhook_url: str | None
-    heartbeat: str | None
-    heartbeat_stored: str | None
-    heartbeat_deadline: datetime | None
-    firing: dict[str, bool]
-    previous: dict[str, tuple[str, int]]  # instance name -> (uid, restart count)
-    snapshot: dict[str, instances.Instance]
-    last_sample_at: datetime | None
-    restarts_in_window: int
-
-
-class Delivery(msgspec.Struct, frozen=True):
-    id: str
-    url: str
-    secret: str
-    event: str
-    payload: dict[str, Any]
-    attempts: int
-
-
-def _rules(row: models.ProcessAlertRules | None) -> alerts.Rules:
+def _rules(row: models.ProcessAlertRules | None) -> observing.Rules:
     if row is None:
-        return alerts.Rules()
-    return alerts.Rules(
+        return observing.Rules()
+    return observing.Rules(
         alert_on_down=row.alert_on_down,
         alert_on_restart=row.alert_on_restart,
         alert_on_cpu=row.alert_on_cpu,
@@ -67,8 +34,8 @@ def _rules(row: models.ProcessAlertRules | None) -> alerts.Rules:
     )
 
 
-def instance_of(row: models.ProcessInstance) -> instances.Instance:
-    return instances.Instance(
+def instance_of(row: models.ProcessInstance) -> observing.Instance:
+    return observing.Instance(
         name=row.name,
         uid=row.uid,
         namespace=row.namespace,
@@ -99,7 +66,7 @@ class Observations:
     def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
         self.factory = factory
 
-    async def watched(self, now: datetime, restart_window_seconds: int) -> list[Watched]:
+    async def watched(self, now: datetime, restart_window_seconds: int) -> list[observing.Watched]:
         async with self.factory() as session:
             rows = (
                 await session.execute(
@@ -114,7 +81,7 @@ class Observations:
             firing: dict[str, dict[str, bool]] = {}
             for alert in (await session.execute(select(models.ProcessAlertState))).scalars():
                 firing.setdefault(alert.process_id, {})[alert.rule] = alert.firing
-            snapshots: dict[str, dict[str, instances.Instance]] = {}
+            snapshots: dict[str, dict[str, observing.Instance]] = {}
             for inst in (await session.execute(select(models.ProcessInstance))).scalars():
                 snapshots.setdefault(inst.process_id, {})[inst.name] = instance_of(inst)
             last_samples = dict(
@@ -143,14 +110,14 @@ class Observations:
             snapshot = snapshots.get(process.id, {})
             last = last_samples.get(process.id)
             found.append(
-                Watched(
+                observing.Watched(
                     id=process.id,
                     app_id=app.id,
                     app_name=app.name,
                     key=process.key,
                     type=process.type,
                     namespace=app.namespace,
-                    limits=instances.Limits(resource_type.cpu_limit, resource_type.memory_limit * 1024 * 1024),
+                    limits=observing.Limits(resource_type.cpu_limit, resource_type.memory_limit * 1024 * 1024),
                     state=states.get(process.id, "pending"),
                     rules=_rules(rule_row),
                     webhook_url=rule_row.webhook_url if rule_row else None,
@@ -168,13 +135,13 @@ class Observations:
 
     async def record(
         self,
-        process: Watched,
+        process: observing.Watched,
         now: datetime,
-        current: Sequence[instances.Instance],
-        restarts: Sequence[instances.Restart],
-        sample: instances.Aggregate | None,
+        current: Sequence[observing.Instance],
+        restarts: Sequence[observing.Restart],
+        sample: observing.Aggregate | None,
         sample_resolution: int,
-        changes: Sequence[alerts.Transition],
+        changes: Sequence[observing.Transition],
         payload: dict[str, Any],
     ) -> bool:
         """Write what changed for one process; True when anything was written."""
@@ -214,13 +181,13 @@ class Observations:
         return True
 
     @staticmethod
-    def _dies(process: Watched) -> bool:
+    def _dies(process: observing.Watched) -> bool:
         return (
             process.heartbeat == states.HeartbeatStatus.DEAD and process.heartbeat_stored != states.HeartbeatStatus.DEAD
         )
 
     async def _replace_instances(
-        self, session: AsyncSession, process: Watched, wanted: dict[str, instances.Instance], now: datetime
+        self, session: AsyncSession, process: observing.Watched, wanted: dict[str, observing.Instance], now: datetime
     ) -> None:
         for name in process.snapshot.keys() - wanted.keys():
             await session.execute(
@@ -243,7 +210,12 @@ class Observations:
                 row.observed_at = now
 
     async def _transition(
-        self, session: AsyncSession, process: Watched, change: alerts.Transition, now: datetime, payload: dict[str, Any]
+        self,
+        session: AsyncSession,
+        process: observing.Watched,
+        change: observing.Transition,
+        now: datetime,
+        payload: dict[str, Any],
     ) -> None:
         state = await session.get(models.ProcessAlertState, (process.id, change.rule))
         if state is None:
@@ -330,7 +302,7 @@ class Observations:
 
     # ---- webhook deliveries ----
 
-    async def due_deliveries(self, now: datetime, limit: int = 20) -> list[Delivery]:
+    async def due_deliveries(self, now: datetime, limit: int = 20) -> list[observing.Delivery]:
         async with self.factory() as session:
             rows = (
                 await session.execute(
@@ -348,7 +320,7 @@ class Observations:
                 )
             ).all()
             return [
-                Delivery(row.id, row.url, rules.webhook_secret, row.event, row.payload, row.attempts)
+                observing.Delivery(row.id, row.url, rules.webhook_secret, row.event, row.payload, row.attempts)
                 for row, rules in rows
             ]
 

@@ -1,0 +1,230 @@
+"""The reconciler's queries: the desired state of an application as domain types (each row is
+converted to its domain type here, once), and the status and run bookkeeping it writes back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from controlplane.domain import spec, states
+from controlplane.domain.desired import Desired, PendingRun
+from controlplane.domain.release import JobRecord, ReleaseRecord, Step
+from controlplane.store import models, repository
+
+
+def scaling_of(stored: dict[str, Any]) -> spec.Scaling:
+    config = stored["config"]
+    if stored["type"] == "manual":
+        return spec.ManualScaling(instance_count=config["instanceCount"])
+    return spec.HorizontalScaling(
+        min_instance_count=config["minInstanceCount"],
+        max_instance_count=config["maxInstanceCount"],
+        target_cpu_percent=config.get("targetCpuPercent"),
+        target_memory_percent=config.get("targetMemoryPercent"),
+        scale_up_interval_seconds=config["scaleUpIntervalSeconds"],
+        scale_down_interval_seconds=config["scaleDownIntervalSeconds"],
+        scale_up_increment=config["scaleUpIncrement"],
+        scale_down_increment=config["scaleDownIncrement"],
+    )
+
+
+def process_spec(row: models.Process, resource_type: models.ResourceType) -> spec.ProcessSpec:
+    scaling = scaling_of(row.scaling_strategy)
+    # A cron or job process with 0 instances is paused: its CronJob is suspended.
+    paused = row.type in ("cron", "job") and isinstance(scaling, spec.ManualScaling) and scaling.instance_count == 0
+    return spec.ProcessSpec(
+        id=row.id,
+        app_id=row.app_id,
+        key=row.key,
+        type=states.ProcessType(row.type),
+        display_name=row.display_name,
+        entrypoint=row.entrypoint,
+        port=row.port,
+        is_ingress_enabled=row.is_ingress_enabled,
+        ingress_protocol=states.IngressProtocol(row.ingress_protocol or states.IngressProtocol.HTTP),
+        scaling=scaling,
+        resource_type_name=resource_type.name,
+        cpu_millicores=resource_type.cpu_limit,
+        memory_mb=resource_type.memory_limit,
+        schedule=row.schedule,
+        time_zone=row.time_zone,
+        job_start_policy=states.JobStartPolicy(row.job_start_policy) if row.job_start_policy else None,
+        liveness_probe=row.liveness_probe,
+        readiness_probe=row.readiness_probe,
+        generation=row.generation,
+        suspended=paused,
+        job_timeout_seconds=row.job_timeout_seconds,
+        job_backoff_limit=row.job_retries or 0,
+        job_ttl_seconds=row.job_ttl_seconds if row.job_ttl_seconds is not None else 86400,
+    )
+
+
+async def application_ids(session: AsyncSession) -> list[str]:
+    result = await session.execute(sa.select(col(models.Application.id)))
+    return [str(row) for row in result.scalars().all()]
+
+
+async def load(session: AsyncSession, app_id: str) -> Desired | None:
+    app = await repository.get_application(session, app_id)
+    if app is None:
+        return None
+    config_vars = await repository.config_vars(session, app_id)
+    rows = await repository.processes_of(session, app_id)
+    types = {t.id: t for t in await repository.resource_types(session, active_only=False)}
+    runs = await session.execute(
+        select(models.ProcessRun)
+        .join(models.Process, col(models.Process.id) == col(models.ProcessRun.process_id))
+        .where(col(models.Process.app_id) == app_id, col(models.ProcessRun.job_name).is_(None))
+        .order_by(col(models.ProcessRun.requested_at))
+    )
+    return Desired(
+        app=spec.ApplicationSpec(
+            id=app.id,
+            name=app.name,
+            namespace=app.namespace,
+            image=app.image,
+            config_vars=config_vars,
+            restart_token=app.restart_token,
+        ),
+        processes=[process_spec(row, types[row.resource_type_id]) for row in rows],
+        pending_runs=[PendingRun(id=r.id, process_id=r.process_id) for r in runs.scalars().all()],
+        release=await _active_release(session, app_id),
+        cancelled_jobs=await _cancelled_jobs(session, app_id),
+    )
+
+
+async def record_status(session: AsyncSession, process_id: str, values: dict[str, Any]) -> bool:
+    """Store a process's status when it differs from what is stored; True when it did."""
+    row = await session.get(models.ProcessStatus, process_id)
+    if row is not None and all(getattr(row, k) == v for k, v in values.items()):
+        return False
+    if await session.get(models.Process, process_id) is None:
+        return False  # deleted while we looked
+    if row is None:
+        row = models.ProcessStatus(process_id=process_id, **values, updated_at=datetime.now(UTC))
+        session.add(row)
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.updated_at = datetime.now(UTC)
+    await session.commit()
+    return True
+
+
+async def mark_run_started(session: AsyncSession, run_id: str, job_name: str) -> None:
+    run = await session.get(models.ProcessRun, run_id)
+    if run is not None and run.job_name is None:
+        run.job_name = job_name
+        run.started_at = datetime.now(UTC)
+        await session.commit()
+
+
+async def save_release_step(
+    session: AsyncSession,
+    app_id: str,
+    release: ReleaseRecord,
+    result: Step,
+    started_jobs: dict[str, str],
+) -> None:
+    """Store one step in one transaction: the status, finished and started Jobs, timestamps and, on
+    success, the application's new current image. A release cancelled meanwhile stays cancelled."""
+    row = await session.get(models.Release, release.id)
+    if row is None or row.status != release.status:
+        return
+    now = datetime.now(UTC)
+    row.status, row.outcome = result.status, result.outcome
+    if result.failure_reason:
+        row.failure_reason = result.failure_reason
+    for stamp in result.stamps:
+        setattr(row, stamp, now)
+    for update in result.job_updates:
+        job = await session.get(models.ReleaseJob, (release.id, update.key))
+        if job is not None:
+            job.status, job.exit_code, job.reason, job.finished_at = (
+                update.status,
+                update.exit_code,
+                update.reason,
+                now,
+            )
+    for process, policy in result.start_jobs:
+        if await session.get(models.ReleaseJob, (release.id, process.key)) is None:
+            job_name = started_jobs[process.key]
+            session.add(
+                models.ReleaseJob(
+                    release_id=release.id,
+                    key=process.key,
+                    policy=policy,
+                    job_name=job_name,
+                    status="running",
+                    started_at=now,
+                )
+            )
+    if result.promote:
+        app = await session.get(models.Application, app_id)
+        if app is not None:
+            app.image = release.image
+            if release.is_restart:
+                app.restart_token = release.id
+            app.updated_at = now
+    await session.commit()
+
+
+async def mark_jobs_cancelled(session: AsyncSession, job_names: tuple[str, ...]) -> None:
+    result = await session.execute(
+        select(models.ReleaseJob).where(
+            col(models.ReleaseJob.job_name).in_(job_names), models.ReleaseJob.status == "running"
+        )
+    )
+    for job in result.scalars().all():
+        job.status, job.reason, job.finished_at = "cancelled", "the release was cancelled", datetime.now(UTC)
+    await session.commit()
+
+
+def _release_record(release: models.Release, jobs: list[models.ReleaseJob]) -> ReleaseRecord:
+    return ReleaseRecord(
+        id=release.id,
+        number=release.number,
+        image=release.image,
+        is_restart=release.is_restart,
+        rollback_of=release.rollback_of,
+        status=release.status,
+        outcome=release.outcome,
+        jobs=tuple(
+            JobRecord(
+                key=j.key, policy=j.policy, job_name=j.job_name, status=j.status, exit_code=j.exit_code, reason=j.reason
+            )
+            for j in jobs
+        ),
+    )
+
+
+async def _jobs_of(session: AsyncSession, release_id: str) -> list[models.ReleaseJob]:
+    result = await session.execute(select(models.ReleaseJob).where(models.ReleaseJob.release_id == release_id))
+    return list(result.scalars().all())
+
+
+async def _active_release(session: AsyncSession, app_id: str) -> ReleaseRecord | None:
+    result = await session.execute(
+        select(models.Release).where(
+            models.Release.app_id == app_id, col(models.Release.status).in_(states.ACTIVE_RELEASE_STATUSES)
+        )
+    )
+    release = result.scalars().first()
+    return None if release is None else _release_record(release, await _jobs_of(session, release.id))
+
+
+async def _cancelled_jobs(session: AsyncSession, app_id: str) -> tuple[str, ...]:
+    result = await session.execute(
+        select(models.ReleaseJob)
+        .join(models.Release, col(models.Release.id) == col(models.ReleaseJob.release_id))
+        .where(
+            models.Release.app_id == app_id,
+            models.Release.status == states.ReleaseStatus.CANCELLED,
+            models.ReleaseJob.status == "running",
+        )
+    )
+    return tuple(job.job_name for job in result.scalars().all())
