@@ -81,8 +81,8 @@ class Reconciler:
         report = await asyncio.to_thread(self.converger.converge, app_id, desired)
         for run_id, job_name in report.started_runs.items():
             await self.source.mark_run_started(run_id, job_name)
-        for process_id, values in report.statuses.items():
-            await self.source.record_status(process_id, values)
+        for process_id, observed in report.statuses.items():
+            await self.source.record_status(process_id, observed)
         if report.cancelled_jobs:
             await self.source.mark_jobs_cancelled(report.cancelled_jobs)
         if report.release_step is not None:

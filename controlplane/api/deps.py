@@ -1,4 +1,5 @@
-"""Dependency providers: one database session per request, services built on it."""
+"""Dependency providers, the one place services are built: one database session per request,
+and every feature's service on it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api.applications.service import ApplicationService
+from controlplane.api.deployments.service import ReleaseService
+from controlplane.api.observing.heartbeats import HeartbeatService
+from controlplane.api.observing.service import ObservingService
 from controlplane.api.processes.service import ProcessService
 from controlplane.domain.errors import FieldError, ValidationFailed
 from controlplane.domain.settings import Settings
@@ -33,6 +37,18 @@ def provide_applications(db_session: AsyncSession) -> ApplicationService:
 
 def provide_processes(db_session: AsyncSession, settings: Settings) -> ProcessService:
     return ProcessService(db_session, settings)
+
+
+def provide_releases(db_session: AsyncSession, processes: ProcessService) -> ReleaseService:
+    return ReleaseService(db_session, processes)
+
+
+def provide_observing(db_session: AsyncSession, settings: Settings) -> ObservingService:
+    return ObservingService(db_session, settings)
+
+
+def provide_heartbeats(db_session: AsyncSession) -> HeartbeatService:
+    return HeartbeatService(db_session)
 
 
 class Pagination:

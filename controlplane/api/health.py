@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from litestar import Response, get
 from litestar.datastructures import State
 
 from controlplane.api.problems import problem_response
 from controlplane.domain.errors import NotReady
+from controlplane.store import db
 
 
 @get("/healthz", tags=["health"], summary="Liveness", include_in_schema=True)
@@ -20,8 +20,7 @@ async def healthz() -> dict[str, str]:
 @get("/readyz", tags=["health"], summary="Readiness: the database answers")
 async def readyz(state: State) -> Response[Any]:
     try:
-        async with state.session_factory() as session:
-            await session.execute(sa.text("SELECT 1"))
+        await db.ping(state.session_factory)
     except Exception as exc:  # any database failure means not ready; the reason is in the body
         return problem_response(NotReady(f"database unreachable: {type(exc).__name__}"))
     return Response({"status": "ok"})

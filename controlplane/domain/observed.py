@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import Literal
+
+import msgspec
 
 from controlplane.domain.states import HeartbeatStatus, ProcessStatus
 
@@ -42,3 +45,32 @@ def presented_state(state: str, firing: bool) -> str:
     rules fires ("running but currently alerting"); every other state as computed by
     the reconciler (``paused``, ``pending``, ``down``, ``up``)."""
     return ProcessStatus.ALERTING if state == ProcessStatus.UP and firing else state
+
+
+# What the reconciler reports of a process, the Kubernetes way (metav1.Condition's vocabulary).
+ConditionType = Literal["Ready", "Progressing", "Degraded"]
+ConditionStatus = Literal["True", "False", "Unknown"]
+
+
+class Condition(msgspec.Struct, frozen=True, kw_only=True):
+    type: ConditionType
+    status: ConditionStatus
+    reason: str
+    message: str
+    # RFC 3339 UTC with whole seconds and ``Z``, as metav1.Time writes it, so a value read back
+    # from the cluster compares equal to the one computed.
+    last_transition_time: str
+    observed_generation: int | None = None
+
+
+class ObservedStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """A process's status as the reconciler computed it; the store keeps it and the API presents
+    it. `observed_generation` is the spec generation the cluster runs, None when unknown."""
+
+    state: ProcessStatus
+    desired_instances: int
+    ready_instances: int
+    observed_generation: int | None
+    conditions: list[Condition]
+    # Cron only: when the CronJob last started a run.
+    last_schedule_time: str | None = None

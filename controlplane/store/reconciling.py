@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from controlplane.domain import spec, states
 from controlplane.domain.desired import Desired, PendingRun
+from controlplane.domain.observed import ObservedStatus
 from controlplane.domain.release import JobRecord, ReleaseRecord, Step
 from controlplane.store import models, repository
 
@@ -97,8 +99,17 @@ async def load(session: AsyncSession, app_id: str) -> Desired | None:
     )
 
 
-async def record_status(session: AsyncSession, process_id: str, values: dict[str, Any]) -> bool:
-    """Store a process's status when it differs from what is stored; True when it did."""
+async def record_status(session: AsyncSession, process_id: str, status: ObservedStatus) -> bool:
+    """Store a process's status when it differs from what is stored; True when it did. An unknown
+    observed generation leaves the stored one as it is."""
+    values: dict[str, Any] = {
+        "state": status.state,
+        "desired_instances": status.desired_instances,
+        "ready_instances": status.ready_instances,
+        "conditions": msgspec.to_builtins(status.conditions),
+    }
+    if status.observed_generation is not None:
+        values["observed_generation"] = status.observed_generation
     row = await session.get(models.ProcessStatus, process_id)
     if row is not None and all(getattr(row, k) == v for k, v in values.items()):
         return False
@@ -202,19 +213,11 @@ def _release_record(release: models.Release, jobs: list[models.ReleaseJob]) -> R
     )
 
 
-async def _jobs_of(session: AsyncSession, release_id: str) -> list[models.ReleaseJob]:
-    result = await session.execute(select(models.ReleaseJob).where(models.ReleaseJob.release_id == release_id))
-    return list(result.scalars().all())
-
-
 async def _active_release(session: AsyncSession, app_id: str) -> ReleaseRecord | None:
-    result = await session.execute(
-        select(models.Release).where(
-            models.Release.app_id == app_id, col(models.Release.status).in_(states.ACTIVE_RELEASE_STATUSES)
-        )
-    )
-    release = result.scalars().first()
-    return None if release is None else _release_record(release, await _jobs_of(session, release.id))
+    release = await repository.active_release(session, app_id)
+    if release is None:
+        return None
+    return _release_record(release, (await repository.release_jobs(session, [release.id]))[release.id])
 
 
 async def _cancelled_jobs(session: AsyncSession, app_id: str) -> tuple[str, ...]:

@@ -6,11 +6,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from controlplane.domain import states
+from controlplane.domain.observed import Condition, ObservedStatus
 from controlplane.store import models
 
 Row = TypeVar("Row")
@@ -325,12 +328,22 @@ async def search_processes(
     return [(row[0], row[1], row[2], str(row[3])) for row in rows]
 
 
+def observed_status(row: models.ProcessStatus) -> ObservedStatus:
+    return ObservedStatus(
+        state=states.ProcessStatus(row.state),
+        desired_instances=row.desired_instances,
+        ready_instances=row.ready_instances,
+        observed_generation=row.observed_generation,
+        conditions=msgspec.convert(row.conditions, list[Condition]),
+    )
+
+
 class ProcessReadings(NamedTuple):
     """What a process's representation shows beside its spec row: its machine size, what the
     reconciler and the observer last recorded of it."""
 
     resource_type: models.ResourceType
-    status: models.ProcessStatus | None
+    status: ObservedStatus | None
     firing: tuple[str, ...]
     heartbeat: models.ProcessHeartbeat | None
     last_sample: models.ProcessSample | None
@@ -346,7 +359,7 @@ async def readings_of(session: AsyncSession, processes: Sequence[models.Process]
     )
     resource_types = {t.id: t for t in types.scalars()}
     statuses = await session.execute(select(models.ProcessStatus).where(col(models.ProcessStatus.process_id).in_(ids)))
-    status_of = {s.process_id: s for s in statuses.scalars()}
+    status_of = {s.process_id: observed_status(s) for s in statuses.scalars()}
     alerts = await session.execute(
         select(models.ProcessAlertState)
         .where(col(models.ProcessAlertState.process_id).in_(ids), col(models.ProcessAlertState.firing))
@@ -386,3 +399,35 @@ async def readings_of(session: AsyncSession, processes: Sequence[models.Process]
         )
         for p in processes
     }
+
+
+async def release_jobs(session: AsyncSession, release_ids: Sequence[str]) -> dict[str, list[models.ReleaseJob]]:
+    """The Jobs of some releases, by release, in one query."""
+    result = await session.execute(select(models.ReleaseJob).where(col(models.ReleaseJob.release_id).in_(release_ids)))
+    jobs: dict[str, list[models.ReleaseJob]] = {release_id: [] for release_id in release_ids}
+    for job in result.scalars():
+        jobs[job.release_id].append(job)
+    return jobs
+
+
+async def active_release(session: AsyncSession, app_id: str) -> models.Release | None:
+    result = await session.execute(
+        select(models.Release).where(
+            models.Release.app_id == app_id, col(models.Release.status).in_(states.ACTIVE_RELEASE_STATUSES)
+        )
+    )
+    return result.scalars().first()
+
+
+async def list_releases(
+    session: AsyncSession, app_id: str, offset: int, limit: int
+) -> tuple[Sequence[models.Release], int]:
+    query = select(models.Release).where(models.Release.app_id == app_id).order_by(col(models.Release.number).desc())
+    return await page(session, query, offset, limit)
+
+
+async def next_release_number(session: AsyncSession, app_id: str) -> int:
+    latest = await session.scalar(
+        sa.select(sa.func.coalesce(sa.func.max(models.Release.number), 0)).where(col(models.Release.app_id) == app_id)
+    )
+    return int(latest or 0) + 1

@@ -19,6 +19,7 @@ import msgspec
 
 from controlplane.domain import spec, states
 from controlplane.domain.desired import Desired
+from controlplane.domain.observed import ObservedStatus
 from controlplane.domain.release import ReleaseRecord, Step
 from reconciler.converge import drift, releases, status
 from reconciler.k8s import errors
@@ -68,7 +69,7 @@ class PassReport:
     # run id -> name of the Job triggered for it
     started_runs: dict[str, str] = field(default_factory=dict)
     # process id -> its status in the API's terms, for the database
-    statuses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statuses: dict[str, ObservedStatus] = field(default_factory=dict)
     # the active release and the step this pass took, when it took one
     release_step: tuple[ReleaseRecord, Step] | None = None
     # process key -> name of the release Job started for it
@@ -204,14 +205,10 @@ class Converger:
                     # Only a spec that was itself refused can yield a refused status; the
                     # database still gets the status, with the refusal in Degraded.
                     logger.warning("status of %s/%s refused: %s", app.namespace, name, exc)
-            values = status.to_api_dict(computed)
-            values.pop("last_schedule_time", None)
-            # The API's generation, not the CR's: which spec of the user's the cluster now runs.
-            if process.id in report.rejected:
-                values.pop("observed_generation")
-            else:
-                values["observed_generation"] = process.generation
-            report.statuses[process.id] = values
+            # The API's generation, not the CR's: which spec of the user's the cluster now runs;
+            # unknown (the stored one stays) when the apiserver refused that spec.
+            generation = None if process.id in report.rejected else process.generation
+            report.statuses[process.id] = msgspec.structs.replace(computed, observed_generation=generation)
 
     def _advance_release(self, desired: Desired, release: ReleaseRecord, report: PassReport) -> None:
         app = desired.app

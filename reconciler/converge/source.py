@@ -4,11 +4,10 @@ again"); the queries are the store's."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from controlplane.domain.desired import Desired
+from controlplane.domain.observed import ObservedStatus
 from controlplane.domain.release import ReleaseRecord, Step
 from controlplane.store import reconciling
 
@@ -25,10 +24,10 @@ class Source:
         async with self.factory() as session:
             return await reconciling.load(session, app_id)
 
-    async def record_status(self, process_id: str, values: dict[str, Any]) -> bool:
+    async def record_status(self, process_id: str, status: ObservedStatus) -> bool:
         """Store a process's status when it differs from what is stored; True when it did."""
         async with self.factory() as session:
-            return await reconciling.record_status(session, process_id, values)
+            return await reconciling.record_status(session, process_id, status)
 
     async def mark_run_started(self, run_id: str, job_name: str) -> None:
         async with self.factory() as session:

@@ -2,7 +2,7 @@
 
 Pure: the caller reads the process's Deployment, CronJob, HPA and pods (raw Kubernetes JSON) and
 passes them in with the time; nothing here talks to the cluster or reads a clock. The result goes
-to the Process CR's status subresource (``to_cr_status``) and to the REST API (``to_api_dict``).
+to the Process CR's status subresource (``to_cr_status``); the store keeps it for the API.
 
 States (``alerting`` is reserved for alert rules and never computed here):
 
@@ -27,26 +27,20 @@ from typing import Any, Literal
 
 import msgspec
 
-from controlplane.domain import spec
+from controlplane.domain import spec, states
+from controlplane.domain.observed import Condition, ConditionStatus, ConditionType, ObservedStatus
 from reconciler.render import workloads as render_workloads
 
 __all__ = [
-    "Condition",
-    "ConditionStatus",
-    "ConditionType",
-    "ProcessStatus",
     "State",
     "compute_status",
     "conditions_from_cr",
     "desired_long_running",
     "format_time",
-    "to_api_dict",
     "to_cr_status",
 ]
 
 State = Literal["paused", "pending", "down", "alerting", "up"]
-ConditionType = Literal["Ready", "Progressing", "Degraded"]
-ConditionStatus = Literal["True", "False", "Unknown"]
 
 CONDITION_TYPES: tuple[ConditionType, ...] = ("Ready", "Progressing", "Degraded")
 
@@ -68,27 +62,6 @@ FAILING_WAIT_REASONS = frozenset(
         "RunContainerError",
     }
 )
-
-
-class Condition(msgspec.Struct, frozen=True, kw_only=True):
-    type: ConditionType
-    status: ConditionStatus
-    reason: str
-    message: str
-    # RFC 3339 UTC with whole seconds and ``Z``, as metav1.Time writes it, so a value read back
-    # from the cluster compares equal to the one computed.
-    last_transition_time: str
-    observed_generation: int | None = None
-
-
-class ProcessStatus(msgspec.Struct, frozen=True, kw_only=True):
-    state: State
-    desired_instances: int
-    ready_instances: int
-    observed_generation: int | None
-    conditions: list[Condition]
-    # Cron only: when the CronJob last started a run.
-    last_schedule_time: str | None = None
 
 
 class _Verdict(msgspec.Struct, frozen=True):
@@ -125,7 +98,7 @@ def compute_status(
     pods: Sequence[Mapping[str, Any]] = (),
     apply_error: str | None = None,
     previous: Iterable[Condition] | None = None,
-) -> ProcessStatus:
+) -> ObservedStatus:
     """The status of ``process`` from the objects observed in its namespace.
 
     ``generation`` is the Process CR's ``metadata.generation`` the status is written for (None
@@ -166,8 +139,8 @@ def compute_status(
                 observed_generation=generation,
             )
         )
-    return ProcessStatus(
-        state=observed.state,
+    return ObservedStatus(
+        state=states.ProcessStatus(observed.state),
         desired_instances=observed.desired,
         ready_instances=observed.ready,
         observed_generation=generation,
@@ -440,7 +413,7 @@ def _int(value: Any, default: int = 0) -> int:
 # --- output forms ---------------------------------------------------------------------------------
 
 
-def to_cr_status(status: ProcessStatus, *, internal_hostname: str | None = None) -> dict[str, Any]:
+def to_cr_status(status: ObservedStatus, *, internal_hostname: str | None = None) -> dict[str, Any]:
     """The Process CR's ``status`` (camelCase, as the CRD schema declares it).
 
     The hostname is the caller's to give (``labels.internal_hostname``, web processes only): it
@@ -500,37 +473,3 @@ def conditions_from_cr(cr_status: Mapping[str, Any] | None) -> list[Condition]:
             )
         )
     return result
-
-
-def to_api_dict(status: ProcessStatus) -> dict[str, Any]:
-    """The REST API form: snake_case, timestamps with milliseconds like every API timestamp."""
-    return {
-        "state": status.state,
-        "desired_instances": status.desired_instances,
-        "ready_instances": status.ready_instances,
-        "observed_generation": status.observed_generation,
-        "last_schedule_time": _api_time(status.last_schedule_time),
-        "conditions": [
-            {
-                "type": condition.type,
-                "status": condition.status,
-                "reason": condition.reason,
-                "message": condition.message,
-                "last_transition_time": _api_time(condition.last_transition_time),
-                "observed_generation": condition.observed_generation,
-            }
-            for condition in status.conditions
-        ],
-    }
-
-
-def _api_time(stamp: str | None) -> str | None:
-    if stamp is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    except ValueError:
-        return stamp
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -143,8 +143,8 @@ def test_first_pass_publishes_each_process_status_to_its_cr_and_the_report(
     assert web_status["internalHostname"] == labels.internal_hostname(APP, WEB, OPTIONS)
     assert {c["type"] for c in web_status["conditions"]} == {"Ready", "Progressing", "Degraded"}
     assert sorted(report.statuses) == sorted(p.id for p in ALL)
-    assert report.statuses[WEB.id]["state"] == web_status["state"]
-    assert report.statuses[WEB.id]["observed_generation"] == WEB.generation
+    assert report.statuses[WEB.id].state == web_status["state"]
+    assert report.statuses[WEB.id].observed_generation == WEB.generation
 
 
 def test_second_pass_over_the_same_state_sends_no_request(kube: FakeKube, converger: Converger) -> None:
@@ -314,8 +314,8 @@ def test_a_refused_object_is_reported_and_not_resent_until_its_spec_changes(
 
     assert report.rejected.keys() == {WORKER.id}
     assert "Invalid value" in report.rejected[WORKER.id]
-    degraded = next(c for c in report.statuses[WORKER.id]["conditions"] if c["type"] == "Degraded")
-    assert (degraded["status"], degraded["reason"]) == ("True", "ApplyRejected")
+    degraded = next(c for c in report.statuses[WORKER.id].conditions if c.type == "Degraded")
+    assert (degraded.status, degraded.reason) == ("True", "ApplyRejected")
     assert ("Deployment", NAMESPACE, "shop-web") in kube.objects  # the other processes converge
     assert ("Deployment", NAMESPACE, "shop-worker") not in kube.objects
 

@@ -7,17 +7,11 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api.auth import Principal
 from controlplane.api.deployments.schemas import DeploymentCreate, ReleaseList, ReleaseOut, RollbackCreate
 from controlplane.api.deployments.service import ReleaseService
-from controlplane.api.deps import Pagination, provide_processes
-from controlplane.api.processes.service import ProcessService
-
-
-def provide_releases(db_session: AsyncSession, processes: ProcessService) -> ReleaseService:
-    return ReleaseService(db_session, processes)
+from controlplane.api.deps import Pagination, provide_processes, provide_releases
 
 
 class ReleaseController(Controller):

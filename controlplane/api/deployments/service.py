@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import msgspec
-import sqlalchemy as sa
 from msgspec import UNSET
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
 
 from controlplane.api.deployments import presenter
 from controlplane.api.deployments.schemas import DeploymentCreate, ReleaseList, ReleaseOut, RollbackCreate
@@ -23,8 +21,7 @@ class ReleaseService:
         self.processes = processes
 
     async def _jobs(self, release_id: str) -> list[models.ReleaseJob]:
-        result = await self.session.execute(select(models.ReleaseJob).where(models.ReleaseJob.release_id == release_id))
-        return list(result.scalars().all())
+        return (await repository.release_jobs(self.session, [release_id]))[release_id]
 
     async def _release(self, app_id: str, release_id: str) -> models.Release:
         release = await self.session.get(models.Release, release_id)
@@ -33,12 +30,7 @@ class ReleaseService:
         return release
 
     async def _active(self, app_id: str) -> models.Release | None:
-        result = await self.session.execute(
-            select(models.Release).where(
-                models.Release.app_id == app_id, col(models.Release.status).in_(states.ACTIVE_RELEASE_STATUSES)
-            )
-        )
-        return result.scalars().first()
+        return await repository.active_release(self.session, app_id)
 
     async def get(self, app_id: str, release_id: str) -> ReleaseOut:
         await self.processes.application(app_id)
@@ -47,15 +39,10 @@ class ReleaseService:
 
     async def list(self, app_id: str, offset: int, limit: int) -> ReleaseList:
         await self.processes.application(app_id)
-        total = await self.session.scalar(
-            sa.select(sa.func.count()).select_from(models.Release).where(col(models.Release.app_id) == app_id)
-        )
-        result = await self.session.execute(
-            select(models.Release).where(models.Release.app_id == app_id)
-            .order_by(col(models.Release.number).desc()).offset(offset).limit(limit)
-        )  # fmt: skip
-        data = [presenter.release(r, await self._jobs(r.id)) for r in result.scalars().all()]
-        return ReleaseList(data=data, total=int(total or 0), offset=offset, limit=limit)
+        rows, total = await repository.list_releases(self.session, app_id, offset, limit)
+        jobs = await repository.release_jobs(self.session, [r.id for r in rows])
+        data = [presenter.release(r, jobs[r.id]) for r in rows]
+        return ReleaseList(data=data, total=total, offset=offset, limit=limit)
 
     async def create(self, app_id: str, data: DeploymentCreate, created_by: str) -> ReleaseOut:
         app = await self.processes.application(app_id)
@@ -94,17 +81,7 @@ class ReleaseService:
         active = await self._active(app.id)
         if active is not None:
             raise Conflict(f"Deployment {active.number} is still running", running_deployment_id=active.id)
-        number = (
-            int(
-                await self.session.scalar(
-                    sa.select(sa.func.coalesce(sa.func.max(models.Release.number), 0)).where(
-                        col(models.Release.app_id) == app.id
-                    )
-                )
-                or 0
-            )
-            + 1
-        )
+        number = await repository.next_release_number(self.session, app.id)
         snapshot = [
             msgspec.to_builtins(await self.processes.present(app, row))
             for row in await repository.processes_of(self.session, app.id)

@@ -9,11 +9,10 @@ from litestar import Controller, Request, delete, get, patch, put
 from litestar.di import Provide
 from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api import strict_body
 from controlplane.api.auth import Principal
-from controlplane.api.deps import Pagination
+from controlplane.api.deps import Pagination, provide_heartbeats, provide_observing
 from controlplane.api.observing.heartbeats import HeartbeatService
 from controlplane.api.observing.schemas import (
     AlertRulesOut,
@@ -28,17 +27,8 @@ from controlplane.api.observing.schemas import (
 )
 from controlplane.api.observing.service import DEFAULT_INTERVAL_SECONDS, ObservingService
 from controlplane.api.wire import Message
-from controlplane.domain.settings import Settings
 
 Window = Annotated[str | None, Parameter(required=False, description="Unix seconds or ISO 8601")]
-
-
-def provide_observing(db_session: AsyncSession, settings: Settings) -> ObservingService:
-    return ObservingService(db_session, settings)
-
-
-def provide_heartbeats(db_session: AsyncSession) -> HeartbeatService:
-    return HeartbeatService(db_session)
 
 
 class ObservingController(Controller):

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from controlplane.api.processes.schemas import ProcessOut, ProcessRunOut
-from controlplane.domain import observed
+from controlplane.api.processes.schemas import ConditionOut, ProcessOut, ProcessRunOut
+from controlplane.domain import observed, states
 from controlplane.domain.naming import internal_hostname, optional_timestamp, timestamp
+from controlplane.domain.observed import Condition
 from controlplane.store import models, repository
 
 
 def etag(process: models.Process) -> str:
     return f'"{process.generation}"'
+
+
+def condition(stored: Condition) -> ConditionOut:
+    """A condition with its time as every API time is written (the cluster's has whole seconds)."""
+    return ConditionOut(
+        type=stored.type,
+        status=stored.status,
+        reason=stored.reason,
+        message=stored.message,
+        last_transition_time=timestamp(datetime.fromisoformat(stored.last_transition_time)),
+        observed_generation=stored.observed_generation,
+    )
 
 
 def process(
@@ -28,7 +41,9 @@ def process(
         readings.heartbeat,
     )
     return ProcessOut(
-        status=observed.presented_state(status.state if status else "pending", bool(readings.firing)),
+        status=observed.presented_state(
+            status.state if status else states.ProcessStatus.PENDING, bool(readings.firing)
+        ),
         alerted_state=list(readings.firing),
         last_count=sample.count if sample else None,
         last_cpu_pct=sample.cpu_pct if sample else None,
@@ -38,7 +53,7 @@ def process(
         desired_instances=status.desired_instances if status else 0,
         ready_instances=status.ready_instances if status else 0,
         observed_generation=status.observed_generation if status else None,
-        conditions=status.conditions if status else [],
+        conditions=[condition(c) for c in status.conditions] if status else [],
         id=row.id,
         app_id=row.app_id,
         key=row.key,

@@ -127,6 +127,17 @@ class ProcessUpdate(ProcessFields, kw_only=True):
     type: ProcessType | UnsetType = UNSET
 
 
+class ConditionOut(Response):
+    """One of the Kubernetes-style conditions of what runs (`Ready`, `Progressing`, `Degraded`)."""
+
+    type: str
+    status: str
+    reason: str
+    message: str
+    last_transition_time: str
+    observed_generation: int | None
+
+
 class ProcessOut(Response):
     id: str
     app_id: str
@@ -159,7 +170,7 @@ class ProcessOut(Response):
     desired_instances: int
     ready_instances: int
     observed_generation: int | None
-    conditions: list[dict[str, Any]]
+    conditions: list[ConditionOut]
     # What the observer last recorded: firing alert rules, the last sample, heartbeat.
     alerted_state: list[str] = msgspec.field(default_factory=list)
     last_count: int | None = None
