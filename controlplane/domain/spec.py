@@ -20,8 +20,8 @@ class ManualScaling(msgspec.Struct, frozen=True, kw_only=True, tag="manual", tag
     instance_count: int
 
 
-# Horizontal scaling's defaults, in the wire's names: the API stores them spelled out, so a
-# response shows what the autoscaler does. With neither target, it scales on CPU at this share.
+# Horizontal scaling's defaults, in the wire's names, for what a client leaves out (the API
+# stores and shows what it sent). With neither target, it scales on CPU at this share.
 HORIZONTAL_DEFAULTS = {
     "scaleUpIntervalSeconds": 60,
     "scaleDownIntervalSeconds": 300,

@@ -19,9 +19,10 @@ from controlplane.store import models, repository
 
 
 def scaling_of(stored: dict[str, Any]) -> spec.Scaling:
-    config = stored["config"]
     if stored["type"] == "manual":
-        return spec.ManualScaling(instance_count=config["instanceCount"])
+        return spec.ManualScaling(instance_count=stored["config"]["instanceCount"])
+    # Stored as the client sent it: what it left out takes the defaults.
+    config = {**spec.HORIZONTAL_DEFAULTS, **stored["config"]}
     return spec.HorizontalScaling(
         min_instance_count=config["minInstanceCount"],
         max_instance_count=config["maxInstanceCount"],

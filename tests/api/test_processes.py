@@ -136,7 +136,8 @@ def test_generation_counts_effective_changes(api: Api, app_id: str) -> None:
         ({"scaling_strategy": {"type": "manual", "config": {"instanceCount": 3}}}, 2),
         ({"scaling_strategy": {"type": "manual", "config": {"instanceCount": 3}}}, 2),
         ({"scaling_strategy": {"type": "horizontal", "config": {"minInstanceCount": 1, "maxInstanceCount": 4}}}, 3),
-        # The stored form spells out the defaults, so naming them changes nothing.
+        ({"scaling_strategy": {"type": "horizontal", "config": {"minInstanceCount": 1, "maxInstanceCount": 4}}}, 3),
+        # The stored form is what was sent, so naming the defaults is a change (the cluster runs the same).
         (
             {
                 "scaling_strategy": {
@@ -152,12 +153,12 @@ def test_generation_counts_effective_changes(api: Api, app_id: str) -> None:
                     },
                 }
             },
-            3,
+            4,
         ),
-        ({"display_name": "Worker", "entrypoint": "bin/work"}, 4),
-        ({"display_name": "Worker", "entrypoint": "bin/work", "key": "worker", "type": "worker"}, 4),
-        ({}, 4),
-        ({"entrypoint": None}, 5),
+        ({"display_name": "Worker", "entrypoint": "bin/work"}, 5),
+        ({"display_name": "Worker", "entrypoint": "bin/work", "key": "worker", "type": "worker"}, 5),
+        ({}, 5),
+        ({"entrypoint": None}, 6),
     ]
     etag = '"1"'
     updated_at = process["updated_at"]

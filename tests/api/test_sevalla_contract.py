@@ -209,3 +209,12 @@ def test_operation_ids_are_stable_camel_case(api: Api) -> None:
     assert {"listProcesses", "createProcess", "getProcess", "updateProcess", "deleteProcess"} <= ids
     assert {"triggerProcess", "listProcessResourceTypes", "getProcessMetric", "listApplications"} <= ids
     assert all(op_id[0].islower() and "_" not in op_id for op_id in ids)
+
+
+def test_a_horizontal_strategy_reads_back_exactly_as_sent(api: Api, app_id: str) -> None:
+    # Terraform fails an apply whose answer holds a value the configuration did not set.
+    sent = {"type": "horizontal", "config": {"minInstanceCount": 1, "maxInstanceCount": 3, "targetMemoryPercent": 70}}
+    created = create(api, app_id, display_name="Worker", type="worker", scaling_strategy=sent)
+    assert created["scaling_strategy"] == sent
+    path = f"{processes_path(app_id)}/{created['id']}"
+    assert assert_answers("getProcessV3", api.get(path))["scaling_strategy"] == sent

@@ -26,7 +26,7 @@ from controlplane.api.processes.schemas import (
     ProcessUpdate,
     ScalingStrategy,
 )
-from controlplane.domain import clock, spec, validation
+from controlplane.domain import clock, validation
 from controlplane.domain.errors import (
     DuplicateProcess,
     FieldError,
@@ -42,14 +42,9 @@ Fields = TypeVar("Fields", bound=ProcessFields)
 
 
 def stored_scaling(strategy: ScalingStrategy) -> dict[str, Any]:
-    """The stored form always spells out the effective values, so responses show them."""
+    """The strategy as the client sent it: Sevalla's clients (Terraform above all) must read back
+    exactly what they wrote. The defaults of what is left out apply where the HPA is rendered."""
     stored: dict[str, Any] = msgspec.to_builtins(strategy)
-    if stored["type"] == "horizontal":
-        config = stored["config"]
-        for name, value in spec.HORIZONTAL_DEFAULTS.items():
-            config.setdefault(name, value)
-        if "targetCpuPercent" not in config and "targetMemoryPercent" not in config:
-            config["targetCpuPercent"] = spec.DEFAULT_TARGET_CPU_PERCENT
     return stored
 
 
