@@ -3,7 +3,12 @@ ranges and cross-field rules live in the domain's validation, so every bad field
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any, TypeVar
+
 import msgspec
+
+from controlplane.domain.naming import timestamp
 
 
 class Request(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -28,3 +33,16 @@ class Message(Response):
     """What Sevalla answers for an action with nothing else to show: a sentence."""
 
     message: str
+
+
+Out = TypeVar("Out", bound=Response)
+
+
+def from_row(out_type: type[Out], row: object, **given: Any) -> Out:
+    """A response struct from a stored row: each field the row has of the same name, times in the
+    wire's one format; `given` supplies (or overrides) the rest."""
+    values: dict[str, Any] = {}
+    for name in out_type.__struct_fields__:
+        value = given[name] if name in given else getattr(row, name)
+        values[name] = timestamp(value) if isinstance(value, datetime) else value
+    return out_type(**values)

@@ -12,53 +12,19 @@ from controlplane.api.observing.schemas import (
     SampleOut,
     WebhookDeliveryOut,
 )
+from controlplane.api.wire import from_row
 from controlplane.domain import observed
-from controlplane.domain.naming import optional_timestamp, timestamp
+from controlplane.domain.naming import timestamp
 from controlplane.store import models
 
 
 def instance(row: models.ProcessInstance) -> InstanceOut:
-    return InstanceOut(
-        name=row.name,
-        process_id=row.process_id,
-        app_id=row.app_id,
-        namespace=row.namespace,
-        node=row.node,
-        phase=row.phase,
-        state=row.state,
-        state_reason=row.state_reason,
-        ready=row.ready,
-        restarts=row.restarts,
-        image=row.image,
-        started_at=optional_timestamp(row.started_at),
-        last_termination_reason=row.last_termination_reason,
-        last_exit_code=row.last_exit_code,
-        last_terminated_at=optional_timestamp(row.last_terminated_at),
-        cpu_millicores=row.cpu_millicores,
-        memory_bytes=row.memory_bytes,
-        cpu_pct=row.cpu_pct,
-        memory_pct=row.memory_pct,
-        created_at=optional_timestamp(row.created_at),
-        observed_at=timestamp(row.observed_at),
-    )
+    return from_row(InstanceOut, row)
 
 
 def sample(row: models.ProcessSample) -> SampleOut:
     assert row.id is not None, "samples are read back from the database"
-    return SampleOut(
-        id=row.id,
-        process_id=row.process_id,
-        count=row.count,
-        ready_count=row.ready_count,
-        restarts=row.restarts,
-        cpu_millicores=row.cpu_millicores,
-        memory_bytes=row.memory_bytes,
-        cpu_pct=row.cpu_pct,
-        memory_pct=row.memory_pct,
-        oldest_start_unix=row.oldest_start_unix,
-        resolution_seconds=row.resolution_seconds,
-        recorded_at=timestamp(row.recorded_at),
-    )
+    return from_row(SampleOut, row)
 
 
 def alert_rules(
@@ -88,31 +54,11 @@ def alert_rules(
 
 
 def heartbeat(row: models.ProcessHeartbeat, now: datetime, token: str | None = None) -> HeartbeatOut:
-    return HeartbeatOut(
-        process_id=row.process_id,
-        interval_seconds=row.interval_seconds,
-        status=observed.heartbeat_status(row.status, row.next_heartbeat_at, now),
-        last_heartbeat_at=timestamp(row.last_heartbeat_at),
-        next_heartbeat_at=timestamp(row.next_heartbeat_at),
-        token_prefix=row.token_prefix,
-        created_at=timestamp(row.created_at),
-        token=token,
-    )
+    status = observed.heartbeat_status(row.status, row.next_heartbeat_at, now)
+    return from_row(HeartbeatOut, row, status=status, token=token)
 
 
 def webhook_delivery(row: models.WebhookDelivery) -> WebhookDeliveryOut:
-    return WebhookDeliveryOut(
-        id=row.id,
-        process_id=row.process_id,
-        event=row.event,
-        rule=row.rule,
-        url=row.url,
-        status=row.status,
-        attempts=row.attempts,
-        last_status_code=row.last_status_code,
-        last_error=row.last_error,
-        payload=row.payload,
-        created_at=timestamp(row.created_at),
-        next_attempt_at=timestamp(row.next_attempt_at) if row.status == "pending" else None,
-        delivered_at=optional_timestamp(row.delivered_at),
-    )
+    # A delivery that is done has no next attempt, whatever its row still holds.
+    next_attempt = row.next_attempt_at if row.status == "pending" else None
+    return from_row(WebhookDeliveryOut, row, next_attempt_at=next_attempt)

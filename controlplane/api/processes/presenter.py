@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from controlplane.api.processes.schemas import ConditionOut, ProcessOut, ProcessRunOut
+from controlplane.api.wire import from_row
 from controlplane.domain import observed, states
-from controlplane.domain.naming import internal_hostname, optional_timestamp, timestamp
+from controlplane.domain.naming import internal_hostname, timestamp
 from controlplane.domain.observed import Condition
 from controlplane.store import models, repository
 
@@ -34,62 +35,38 @@ def process(
     cluster_domain: str,
     now: datetime,
 ) -> ProcessOut:
+    """The spec as stored, its machine size, and what the reconciler and the observer recorded."""
     resource_type, status, sample, beat = (
         readings.resource_type,
         readings.status,
         readings.last_sample,
         readings.heartbeat,
     )
-    return ProcessOut(
-        status=observed.presented_state(
-            status.state if status else states.ProcessStatus.PENDING, bool(readings.firing)
-        ),
-        alerted_state=list(readings.firing),
-        last_count=sample.count if sample else None,
-        last_cpu_pct=sample.cpu_pct if sample else None,
-        last_memory_pct=sample.memory_pct if sample else None,
-        last_sample_at=timestamp(sample.recorded_at) if sample else None,
-        heartbeat_status=observed.heartbeat_status(beat.status, beat.next_heartbeat_at, now) if beat else None,
-        desired_instances=status.desired_instances if status else 0,
-        ready_instances=status.ready_instances if status else 0,
-        observed_generation=status.observed_generation if status else None,
-        conditions=[condition(c) for c in status.conditions] if status else [],
-        id=row.id,
-        app_id=row.app_id,
-        key=row.key,
-        type=row.type,
-        display_name=row.display_name,
+    state = status.state if status else states.ProcessStatus.PENDING
+    return from_row(
+        ProcessOut,
+        row,
         # Sevalla's clients read a string: "" when the image's own command runs.
         entrypoint=row.entrypoint or "",
-        port=row.port if row.type == "web" else None,
-        is_ingress_enabled=row.is_ingress_enabled,
-        ingress_protocol=row.ingress_protocol,
-        scaling_strategy=row.scaling_strategy,
+        port=row.port if row.type == states.ProcessType.WEB else None,
         resource_type_id=resource_type.id,
         resource_type_name=resource_type.name,
         cpu_limit=resource_type.cpu_limit,
         memory_limit=resource_type.memory_limit,
-        schedule=row.schedule,
-        time_zone=row.time_zone,
-        job_start_policy=row.job_start_policy,
-        liveness_probe=row.liveness_probe,
-        readiness_probe=row.readiness_probe,
-        job_timeout_seconds=row.job_timeout_seconds,
-        job_retries=row.job_retries,
-        job_ttl_seconds=row.job_ttl_seconds,
         internal_hostname=internal_hostname(app.name, app.namespace, row.key, cluster_domain),
-        generation=row.generation,
-        created_at=timestamp(row.created_at),
-        updated_at=timestamp(row.updated_at),
+        status=observed.presented_state(state, bool(readings.firing)),
+        desired_instances=status.desired_instances if status else 0,
+        ready_instances=status.ready_instances if status else 0,
+        observed_generation=status.observed_generation if status else None,
+        conditions=[condition(c) for c in status.conditions] if status else [],
+        alerted_state=list(readings.firing),
+        last_count=sample.count if sample else None,
+        last_cpu_pct=sample.cpu_pct if sample else None,
+        last_memory_pct=sample.memory_pct if sample else None,
+        last_sample_at=sample.recorded_at if sample else None,
+        heartbeat_status=observed.heartbeat_status(beat.status, beat.next_heartbeat_at, now) if beat else None,
     )
 
 
 def process_run(row: models.ProcessRun) -> ProcessRunOut:
-    return ProcessRunOut(
-        id=row.id,
-        process_id=row.process_id,
-        requested_by=row.requested_by,
-        requested_at=timestamp(row.requested_at),
-        job_name=row.job_name,
-        started_at=optional_timestamp(row.started_at),
-    )
+    return from_row(ProcessRunOut, row)
