@@ -15,7 +15,7 @@ import uvicorn
 
 from controlplane.api.api_keys import service as api_keys
 from controlplane.domain import states
-from controlplane.domain.errors import NotFound, ProblemError
+from controlplane.domain.errors import DomainError, NotFound
 from controlplane.domain.settings import Settings, SettingsError, describe, load_settings, local_kubeconfig
 from controlplane.store import db, migrate
 
@@ -168,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(_serve_both(settings, args))
         else:
             asyncio.run(_run_reconciler(settings, args))
-    except ProblemError as exc:
+    except DomainError as exc:
         print(f"procplane: {exc.detail}", file=sys.stderr)
         return 1
     return 0

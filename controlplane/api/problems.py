@@ -10,7 +10,22 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from controlplane.domain.errors import FieldError, ProblemError, ValidationFailed
+from controlplane.domain.errors import (
+    Conflict,
+    DomainError,
+    DuplicateApplication,
+    DuplicateProcess,
+    FieldError,
+    Forbidden,
+    NotFound,
+    NotReady,
+    PlanLimitReached,
+    PreconditionFailed,
+    RateLimited,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 
 logger = logging.getLogger("procplane.api")
 
@@ -29,8 +44,43 @@ _STATUS_CODES = {
 }
 
 
-def problem_response(error: ProblemError, headers: dict[str, str] | None = None) -> Response[Any]:
-    return Response(content=error.body(), status_code=error.status, media_type=PROBLEM_JSON, headers=headers)
+# The one place a domain error gets its HTTP status; any other is a 500.
+HTTP_STATUS: dict[type[DomainError], int] = {
+    ValidationFailed: 400,
+    Unauthorized: 401,
+    PlanLimitReached: 402,
+    Forbidden: 403,
+    NotFound: 404,
+    DuplicateProcess: 409,
+    DuplicateApplication: 409,
+    Conflict: 409,
+    PreconditionFailed: 412,
+    UnsupportedMediaType: 415,
+    RateLimited: 429,
+    NotReady: 503,
+}
+
+
+def _problem(
+    status: int, code: str, title: str, detail: str, extra: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[Any]:
+    """RFC 9457 members, plus `message` and `data` in the shape Sevalla's clients read."""
+    body = {
+        "type": f"https://procplane.dev/problems/{code.replace('_', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "message": detail,
+        "data": {"code": code, "message": detail},
+        **extra,
+    }
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_response(error: DomainError, headers: dict[str, str] | None = None) -> Response[Any]:
+    status = next((HTTP_STATUS[kind] for kind in type(error).__mro__ if kind in HTTP_STATUS), 500)
+    return _problem(status, error.code, error.title, error.detail, error.extra, headers)
 
 
 def _join(parent: str, child: str) -> str:
@@ -60,29 +110,25 @@ def on_validation_exception(_: Request[Any, Any, Any], exc: ValidationException)
     return problem_response(ValidationFailed(errors))
 
 
-def on_problem(_: Request[Any, Any, Any], exc: ProblemError) -> Response[Any]:
+def on_problem(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     return problem_response(exc)
 
 
 def on_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if exc.status_code == 400:
         return problem_response(ValidationFailed([FieldError("body", "invalid_json", str(exc.detail))]))
-    error = ProblemError(str(exc.detail))
-    error.status = exc.status_code
-    error.code = _STATUS_CODES.get(exc.status_code, "http_error")
-    error.title = str(exc.detail)
-    return problem_response(error, headers=exc.headers)
+    code = _STATUS_CODES.get(exc.status_code, "http_error")
+    return _problem(exc.status_code, code, str(exc.detail), str(exc.detail), {}, exc.headers)
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    error = ProblemError("procplane failed to handle this request; it has been logged")
-    error.status = HTTP_500_INTERNAL_SERVER_ERROR
-    return problem_response(error)
+    detail = "procplane failed to handle this request; it has been logged"
+    return _problem(HTTP_500_INTERNAL_SERVER_ERROR, DomainError.code, DomainError.title, detail, {})
 
 
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
-    ProblemError: on_problem,
+    DomainError: on_problem,
     ValidationException: on_validation_exception,
     HTTPException: on_http_exception,
     Exception: on_unexpected,

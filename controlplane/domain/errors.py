@@ -1,4 +1,5 @@
-"""The typed errors of the API. Each maps to one RFC 9457 problem with a stable `code`."""
+"""The typed errors of the domain, each with a stable `code`. The API maps each kind to its HTTP
+status and RFC 9457 problem in one place (`controlplane.api.problems`)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ class FieldError(msgspec.Struct, frozen=True, omit_defaults=True):
     line: int | None = None
 
 
-class ProblemError(Exception):
-    status: int = 500
+class DomainError(Exception):
+    """A refusal in the domain's words: a stable `code`, a title, a sentence, and any members a
+    client needs to act on it (`extra`)."""
+
     code: str = "internal_error"
     title: str = "Internal server error"
 
@@ -28,22 +31,8 @@ class ProblemError(Exception):
         self.detail = detail
         self.extra = extra
 
-    def body(self) -> dict[str, Any]:
-        """RFC 9457 members, plus `message` and `data` in the shape Sevalla's clients read."""
-        return {
-            "type": f"https://procplane.dev/problems/{self.code.replace('_', '-')}",
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-            "code": self.code,
-            "message": self.detail,
-            "data": {"code": self.code, "message": self.detail},
-            **self.extra,
-        }
 
-
-class ValidationFailed(ProblemError):
-    status = 400
+class ValidationFailed(DomainError):
     code = "validation_failed"
     title = "The request is not valid"
 
@@ -54,26 +43,22 @@ class ValidationFailed(ProblemError):
         self.errors = errors
 
 
-class Unauthorized(ProblemError):
-    status = 401
+class Unauthorized(DomainError):
     code = "unauthorized"
     title = "Authentication required"
 
 
-class Forbidden(ProblemError):
-    status = 403
+class Forbidden(DomainError):
     code = "forbidden"
     title = "Not allowed for this API key"
 
 
-class NotFound(ProblemError):
-    status = 404
+class NotFound(DomainError):
     code = "not_found"
     title = "Not found"
 
 
-class PlanLimitReached(ProblemError):
-    status = 402
+class PlanLimitReached(DomainError):
     code = "plan_limit_reached"
     title = "Plan limit reached"
 
@@ -81,43 +66,36 @@ class PlanLimitReached(ProblemError):
         super().__init__(detail, scope=scope, limit=limit)
 
 
-class DuplicateProcess(ProblemError):
-    status = 409
+class DuplicateProcess(DomainError):
     code = "duplicate_process"
     title = "A process with this key already exists"
 
 
-class DuplicateApplication(ProblemError):
-    status = 409
+class DuplicateApplication(DomainError):
     code = "duplicate_application"
     title = "An application with this name already exists"
 
 
-class Conflict(ProblemError):
-    status = 409
+class Conflict(DomainError):
     code = "conflict"
     title = "Conflict"
 
 
-class PreconditionFailed(ProblemError):
-    status = 412
+class PreconditionFailed(DomainError):
     code = "precondition_failed"
     title = "The resource changed since it was read"
 
 
-class UnsupportedMediaType(ProblemError):
-    status = 415
+class UnsupportedMediaType(DomainError):
     code = "unsupported_media_type"
     title = "Unsupported media type"
 
 
-class RateLimited(ProblemError):
-    status = 429
+class RateLimited(DomainError):
     code = "rate_limited"
     title = "Too many requests"
 
 
-class NotReady(ProblemError):
-    status = 503
+class NotReady(DomainError):
     code = "not_ready"
     title = "Not ready"

@@ -1,0 +1,18 @@
+"""Domain errors get their HTTP status in one place, and none is left out of it."""
+
+from __future__ import annotations
+
+from controlplane.api.problems import HTTP_STATUS, problem_response
+from controlplane.domain.errors import DomainError, NotFound, PlanLimitReached
+
+
+def test_every_domain_error_has_an_http_status() -> None:
+    assert set(DomainError.__subclasses__()) == set(HTTP_STATUS)
+
+
+def test_a_problem_carries_the_status_its_kind_maps_to_and_its_extra_members() -> None:
+    response = problem_response(PlanLimitReached("at most 20", scope="per_application", limit=20))
+    assert response.status_code == 402
+    assert response.content["status"] == 402
+    assert (response.content["scope"], response.content["limit"]) == ("per_application", 20)
+    assert problem_response(NotFound("gone")).status_code == 404
