@@ -24,14 +24,7 @@ HOUR = 3600
 def _rules(row: models.ProcessAlertRules | None) -> observing.Rules:
     if row is None:
         return observing.Rules()
-    return observing.Rules(
-        alert_on_down=row.alert_on_down,
-        alert_on_restart=row.alert_on_restart,
-        alert_on_cpu=row.alert_on_cpu,
-        alert_on_memory=row.alert_on_memory,
-        cpu_threshold_pct=row.cpu_threshold_pct,
-        memory_threshold_pct=row.memory_threshold_pct,
-    )
+    return msgspec.convert(row, observing.Rules, from_attributes=True)
 
 
 def instance_of(row: models.ProcessInstance) -> observing.Instance:

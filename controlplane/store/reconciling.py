@@ -3,7 +3,6 @@ converted to its domain type here, once), and the status and run bookkeeping it 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -11,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from controlplane.domain import spec, states
+from controlplane.domain import clock, spec, states
 from controlplane.domain.desired import Desired, PendingRun
 from controlplane.domain.observed import ObservedStatus
 from controlplane.domain.release import JobRecord, ReleaseRecord, Step
@@ -117,12 +116,12 @@ async def record_status(session: AsyncSession, process_id: str, status: Observed
     if await session.get(models.Process, process_id) is None:
         return False  # deleted while we looked
     if row is None:
-        row = models.ProcessStatus(process_id=process_id, **values, updated_at=datetime.now(UTC))
+        row = models.ProcessStatus(process_id=process_id, **values, updated_at=clock.utcnow())
         session.add(row)
     else:
         for key, value in values.items():
             setattr(row, key, value)
-        row.updated_at = datetime.now(UTC)
+        row.updated_at = clock.utcnow()
     await session.commit()
     return True
 
@@ -131,7 +130,7 @@ async def mark_run_started(session: AsyncSession, run_id: str, job_name: str) ->
     run = await session.get(models.ProcessRun, run_id)
     if run is not None and run.job_name is None:
         run.job_name = job_name
-        run.started_at = datetime.now(UTC)
+        run.started_at = clock.utcnow()
         await session.commit()
 
 
@@ -147,7 +146,7 @@ async def save_release_step(
     row = await session.get(models.Release, release.id)
     if row is None or row.status != release.status:
         return
-    now = datetime.now(UTC)
+    now = clock.utcnow()
     row.status, row.outcome = result.status, result.outcome
     if result.failure_reason:
         row.failure_reason = result.failure_reason
@@ -192,25 +191,14 @@ async def mark_jobs_cancelled(session: AsyncSession, job_names: tuple[str, ...])
         )
     )
     for job in result.scalars().all():
-        job.status, job.reason, job.finished_at = "cancelled", "the release was cancelled", datetime.now(UTC)
+        job.status, job.reason, job.finished_at = "cancelled", "the release was cancelled", clock.utcnow()
     await session.commit()
 
 
 def _release_record(release: models.Release, jobs: list[models.ReleaseJob]) -> ReleaseRecord:
-    return ReleaseRecord(
-        id=release.id,
-        number=release.number,
-        image=release.image,
-        is_restart=release.is_restart,
-        rollback_of=release.rollback_of,
-        status=release.status,
-        outcome=release.outcome,
-        jobs=tuple(
-            JobRecord(
-                key=j.key, policy=j.policy, job_name=j.job_name, status=j.status, exit_code=j.exit_code, reason=j.reason
-            )
-            for j in jobs
-        ),
+    record = msgspec.convert(release, ReleaseRecord, from_attributes=True)
+    return msgspec.structs.replace(
+        record, jobs=tuple(msgspec.convert(j, JobRecord, from_attributes=True) for j in jobs)
     )
 
 

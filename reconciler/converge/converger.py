@@ -12,12 +12,12 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
-from controlplane.domain import spec, states
+from controlplane.domain import clock, spec, states
 from controlplane.domain.desired import Desired
 from controlplane.domain.observed import ObservedStatus
 from controlplane.domain.release import ReleaseRecord, Step
@@ -167,7 +167,7 @@ class Converger:
         report.cancelled_jobs = desired.cancelled_jobs
         if release is not None:
             self._advance_release(desired, release, report)
-        self._publish_statuses(desired, report, datetime.now(UTC))
+        self._publish_statuses(desired, report, clock.utcnow())
         return report
 
     def _publish_statuses(self, desired: Desired, report: PassReport, now: datetime) -> None:

@@ -13,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from controlplane.domain import observed, observing
+from controlplane.domain.clock import utcnow
 from controlplane.domain.settings import Settings
 from controlplane.store.observations import Observations
 from reconciler.k8s import errors
@@ -52,7 +53,7 @@ class Observer:
         self.kube = kube
         self.cache = cache
         self.store = Observations(factory)
-        self.now = clock or (lambda: datetime.now(UTC))
+        self.now = clock or utcnow
         self.passes = 0
         self.metrics_available: bool | None = None
         self._metrics_retry_at = 0.0

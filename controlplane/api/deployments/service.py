@@ -82,10 +82,8 @@ class ReleaseService:
         if active is not None:
             raise Conflict(f"Deployment {active.number} is still running", running_deployment_id=active.id)
         number = await repository.next_release_number(self.session, app.id)
-        snapshot = [
-            msgspec.to_builtins(await self.processes.present(app, row))
-            for row in await repository.processes_of(self.session, app.id)
-        ]
+        rows = await repository.processes_of(self.session, app.id)
+        snapshot = [msgspec.to_builtins(p) for p in await self.processes.present_all(app, rows)]
         release = models.Release(
             app_id=app.id, number=number, image=image, is_restart=is_restart, rollback_of=rollback_of,
             status=states.ReleaseStatus.PENDING, snapshot=snapshot, created_by=created_by, created_at=clock.utcnow(),

@@ -16,7 +16,6 @@ from controlplane.api.processes.schemas import (
     PROCESS_ALIASES,
     ManualScaling,
     ManualScalingConfig,
-    Probe,
     ProcessCreate,
     ProcessFields,
     ProcessList,
@@ -24,7 +23,6 @@ from controlplane.api.processes.schemas import (
     ProcessRunList,
     ProcessRunOut,
     ProcessUpdate,
-    ScalingStrategy,
 )
 from controlplane.domain import clock, validation
 from controlplane.domain.errors import (
@@ -39,17 +37,6 @@ from controlplane.domain.validation import ProcessDraft
 from controlplane.store import changes, lookup, models, repository
 
 Fields = TypeVar("Fields", bound=ProcessFields)
-
-
-def stored_scaling(strategy: ScalingStrategy) -> dict[str, Any]:
-    """The strategy as the client sent it: Sevalla's clients (Terraform above all) must read back
-    exactly what they wrote. The defaults of what is left out apply where the HPA is rendered."""
-    stored: dict[str, Any] = msgspec.to_builtins(strategy)
-    return stored
-
-
-def stored_probe(probe: Probe | None) -> dict[str, Any] | None:
-    return None if probe is None else msgspec.to_builtins(probe)
 
 
 def instance_ceiling(scaling: dict[str, Any]) -> int:
@@ -287,9 +274,9 @@ def apply_fields(draft: ProcessDraft, data: ProcessFields) -> ProcessDraft:
         del given[name]
     if given.get("entrypoint") == "":
         given["entrypoint"] = None
-    if "scaling_strategy" in given:
-        given["scaling_strategy"] = stored_scaling(given["scaling_strategy"])
-    for probe in ("liveness_probe", "readiness_probe"):
-        if probe in given:
-            given[probe] = stored_probe(given[probe])
+    # Stored as sent: Sevalla's clients (Terraform above all) must read back exactly what they wrote;
+    # what a scaling strategy leaves out takes its defaults where the HPA is rendered.
+    for structured in ("scaling_strategy", "liveness_probe", "readiness_probe"):
+        if given.get(structured) is not None:
+            given[structured] = msgspec.to_builtins(given[structured])
     return msgspec.structs.replace(draft, **given)

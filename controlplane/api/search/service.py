@@ -3,8 +3,6 @@ cursor pages) and the instances on a node, on every node, or on nodes picked by 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api.observing import presenter as observing_presenter
@@ -77,7 +75,7 @@ class ProcessSearch:
             errors.append(parsed_tags)
         window = None
         if raw_from is not None or raw_to is not None:
-            found = timeseries.window(raw_from, raw_to, datetime.now(UTC))
+            found = timeseries.window(raw_from, raw_to, clock.utcnow())
             if isinstance(found, list):
                 errors += found
             else:
