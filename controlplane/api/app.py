@@ -17,7 +17,7 @@ from litestar.types import Method
 from litestar.types.internal_types import PathParameterDefinition
 
 from controlplane.api import deps as dependencies
-from controlplane.api import problems, security
+from controlplane.api import problems, security, strict_body
 from controlplane.api.api_keys import service as api_keys
 from controlplane.api.api_keys.controller import ApiKeyController
 from controlplane.api.applications.controller import ApplicationController
@@ -75,6 +75,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
             NodeController,
         ],
         guards=[security.writers_only],
+        before_request=strict_body.decode_strictly,
         security=[{"apiKey": []}],
     )
     # Authenticated by the process's heartbeat token in the handler, not by the API-key middleware.

@@ -26,16 +26,21 @@ class DomainError(Exception):
     code: str = "internal_error"
     title: str = "Internal server error"
 
+    def __init_subclass__(cls, *, code: str | None = None, title: str | None = None) -> None:
+        # Each kind declares its code and title in its class line: `class NotFound(DomainError, code=...)`.
+        super().__init_subclass__()
+        if code is not None:
+            cls.code = code
+        if title is not None:
+            cls.title = title
+
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
 
 
-class ValidationFailed(DomainError):
-    code = "validation_failed"
-    title = "The request is not valid"
-
+class ValidationFailed(DomainError, code="validation_failed", title="The request is not valid"):
     def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
         # The sentence a client prints names every refused field and why: "port: must be between 1 and 65535".
         reasons = "; ".join(f"{e.field}: {e.message}" for e in errors)
@@ -43,59 +48,38 @@ class ValidationFailed(DomainError):
         self.errors = errors
 
 
-class Unauthorized(DomainError):
-    code = "unauthorized"
-    title = "Authentication required"
+class Unauthorized(DomainError, code="unauthorized", title="Authentication required"): ...
 
 
-class Forbidden(DomainError):
-    code = "forbidden"
-    title = "Not allowed for this API key"
+class Forbidden(DomainError, code="forbidden", title="Not allowed for this API key"): ...
 
 
-class NotFound(DomainError):
-    code = "not_found"
-    title = "Not found"
+class NotFound(DomainError, code="not_found", title="Not found"): ...
 
 
-class PlanLimitReached(DomainError):
-    code = "plan_limit_reached"
-    title = "Plan limit reached"
-
+class PlanLimitReached(DomainError, code="plan_limit_reached", title="Plan limit reached"):
     def __init__(self, detail: str, *, scope: str, limit: int) -> None:
         super().__init__(detail, scope=scope, limit=limit)
 
 
-class DuplicateProcess(DomainError):
-    code = "duplicate_process"
-    title = "A process with this key already exists"
+class DuplicateProcess(DomainError, code="duplicate_process", title="A process with this key already exists"): ...
 
 
-class DuplicateApplication(DomainError):
-    code = "duplicate_application"
-    title = "An application with this name already exists"
+class DuplicateApplication(
+    DomainError, code="duplicate_application", title="An application with this name already exists"
+): ...
 
 
-class Conflict(DomainError):
-    code = "conflict"
-    title = "Conflict"
+class Conflict(DomainError, code="conflict", title="Conflict"): ...
 
 
-class PreconditionFailed(DomainError):
-    code = "precondition_failed"
-    title = "The resource changed since it was read"
+class PreconditionFailed(DomainError, code="precondition_failed", title="The resource changed since it was read"): ...
 
 
-class UnsupportedMediaType(DomainError):
-    code = "unsupported_media_type"
-    title = "Unsupported media type"
+class UnsupportedMediaType(DomainError, code="unsupported_media_type", title="Unsupported media type"): ...
 
 
-class RateLimited(DomainError):
-    code = "rate_limited"
-    title = "Too many requests"
+class RateLimited(DomainError, code="rate_limited", title="Too many requests"): ...
 
 
-class NotReady(DomainError):
-    code = "not_ready"
-    title = "Not ready"
+class NotReady(DomainError, code="not_ready", title="Not ready"): ...

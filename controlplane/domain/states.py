@@ -47,6 +47,9 @@ class ProcessStatus(StrEnum):
 
 
 class HeartbeatStatus(StrEnum):
+    """A heartbeat (a dead-man's switch): pinged in time, overdue, or pinged again after being
+    overdue."""
+
     ALIVE = "ALIVE"
     DEAD = "DEAD"
     RESURRECTED = "RESURRECTED"

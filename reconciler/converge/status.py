@@ -29,6 +29,7 @@ import msgspec
 
 from controlplane.domain import spec, states
 from controlplane.domain.observed import Condition, ConditionStatus, ConditionType, ObservedStatus
+from reconciler.render import fields as render_fields
 from reconciler.render import workloads as render_workloads
 
 __all__ = [
@@ -70,7 +71,7 @@ class _Verdict(msgspec.Struct, frozen=True):
     message: str
 
 
-class _Observed(msgspec.Struct, frozen=True, kw_only=True):
+class _Observed(msgspec.Struct, frozen=True):
     state: State
     desired: int
     ready: int
@@ -235,14 +236,7 @@ def _long_running(
         progressing = _Verdict("False", "Paused", paused_message)
     else:
         progressing = _Verdict("False", "Stable", f"all {desired} instances updated and ready")
-    return _Observed(
-        state=state,
-        desired=desired,
-        ready=ready,
-        ready_condition=ready_condition,
-        progressing=progressing,
-        problems=problems,
-    )
+    return _Observed(state, desired, ready, ready_condition, progressing, problems)
 
 
 # --- cron: a CronJob ------------------------------------------------------------------------------
@@ -268,21 +262,9 @@ def _cron(process: spec.ProcessSpec, cronjob: Mapping[str, Any] | None, pods: Se
         state = "up"
         zone = f" ({process.time_zone})" if process.time_zone else ""
         ready_condition = _Verdict("True", "Scheduled", f"runs on schedule {process.schedule}{zone}")
-    if active:
-        progressing = _Verdict("True", "Running", f"{active} run{'s' if active != 1 else ''} active")
-    elif desired == 0:
-        progressing = _Verdict("False", "Paused", "suspended")
-    else:
-        progressing = _Verdict("False", "Idle", "no run active")
-    return _Observed(
-        state=state,
-        desired=desired,
-        ready=active,
-        ready_condition=ready_condition,
-        progressing=progressing,
-        problems=problems,
-        last_schedule_time=last_schedule if isinstance(last_schedule, str) else None,
-    )
+    progressing = _runs_progress(active, desired, "suspended")
+    scheduled = last_schedule if isinstance(last_schedule, str) else None
+    return _Observed(state, desired, active, ready_condition, progressing, problems, scheduled)
 
 
 # --- job: one Job per release ---------------------------------------------------------------------
@@ -305,20 +287,8 @@ def _job(process: spec.ProcessSpec, generation: int | None, pods: Sequence[Mappi
         state = "up"
         when = f" ({process.job_start_policy})" if process.job_start_policy else ""
         ready_condition = _Verdict("True", "RunsPerRelease", f"runs once per deployment{when}")
-    if running:
-        progressing = _Verdict("True", "Running", f"{len(running)} run{'s' if len(running) != 1 else ''} active")
-    elif desired == 0:
-        progressing = _Verdict("False", "Paused", ready_condition.message)
-    else:
-        progressing = _Verdict("False", "Idle", "no run active")
-    return _Observed(
-        state=state,
-        desired=desired,
-        ready=ready,
-        ready_condition=ready_condition,
-        progressing=progressing,
-        problems=_pod_problems(pods),
-    )
+    progressing = _runs_progress(len(running), desired, ready_condition.message)
+    return _Observed(state, desired, ready, ready_condition, progressing, _pod_problems(pods))
 
 
 # --- shared ---------------------------------------------------------------------------------------
@@ -329,18 +299,19 @@ def _missing(desired: int, paused_message: str, missing: str, problems: list[_Ve
     if desired == 0:
         paused = _Verdict("True", "Paused", paused_message)
         progressing = _Verdict("False", "Paused", paused_message)
-        return _Observed(
-            state="paused", desired=0, ready=0, ready_condition=paused, progressing=progressing, problems=problems
-        )
-    return _Observed(
-        state="pending",
-        desired=desired,
-        ready=0,
-        ready_condition=_Verdict("False", "NotObserved", missing),
-        # Unknown rather than True: without an image the workload is not even rendered.
-        progressing=_Verdict("Unknown", "NotObserved", missing),
-        problems=problems,
-    )
+        return _Observed("paused", 0, 0, paused, progressing, problems)
+    # Progressing is Unknown rather than True: without an image the workload is not even rendered.
+    not_observed = _Verdict("False", "NotObserved", missing)
+    return _Observed("pending", desired, 0, not_observed, _Verdict("Unknown", "NotObserved", missing), problems)
+
+
+def _runs_progress(active: int, desired: int, paused_message: str) -> _Verdict:
+    """Progressing for the processes that run to completion (cron and job)."""
+    if active:
+        return _Verdict("True", "Running", f"{active} run{'s' if active != 1 else ''} active")
+    if desired == 0:
+        return _Verdict("False", "Paused", paused_message)
+    return _Verdict("False", "Idle", "no run active")
 
 
 def _degraded(problems: Sequence[_Verdict]) -> _Verdict:
@@ -419,20 +390,14 @@ def to_cr_status(status: ObservedStatus, *, internal_hostname: str | None = None
     The hostname is the caller's to give (``labels.internal_hostname``, web processes only): it
     depends on operator settings, not on anything observed.
     """
-    result: dict[str, Any] = {}
-    if status.observed_generation is not None:
-        result["observedGeneration"] = status.observed_generation
-    result.update(
-        {
-            "state": status.state,
-            "desiredInstances": status.desired_instances,
-            "readyInstances": status.ready_instances,
-        }
+    result = render_fields.present(
+        observedGeneration=status.observed_generation,
+        state=status.state,
+        desiredInstances=status.desired_instances,
+        readyInstances=status.ready_instances,
+        internalHostname=internal_hostname,
+        lastScheduleTime=status.last_schedule_time,
     )
-    if internal_hostname is not None:
-        result["internalHostname"] = internal_hostname
-    if status.last_schedule_time is not None:
-        result["lastScheduleTime"] = status.last_schedule_time
     result["conditions"] = [_cr_condition(condition) for condition in status.conditions]
     return result
 

@@ -6,7 +6,7 @@ import base64
 from typing import Any
 
 from controlplane.domain import spec
-from reconciler.render import labels
+from reconciler.render import fields, labels
 
 POD_SECURITY_LEVEL = "restricted"
 
@@ -63,21 +63,15 @@ def scaling_strategy(scaling: spec.Scaling) -> dict[str, Any]:
     """The API's ``scaling_strategy`` shape: ``{"type", "config": {camelCase fields}}``."""
     if isinstance(scaling, spec.ManualScaling):
         return {"type": "manual", "config": {"instanceCount": scaling.instance_count}}
-    config: dict[str, Any] = {
-        "minInstanceCount": scaling.min_instance_count,
-        "maxInstanceCount": scaling.max_instance_count,
-    }
-    if scaling.target_cpu_percent is not None:
-        config["targetCpuPercent"] = scaling.target_cpu_percent
-    if scaling.target_memory_percent is not None:
-        config["targetMemoryPercent"] = scaling.target_memory_percent
-    config.update(
-        {
-            "scaleUpIntervalSeconds": scaling.scale_up_interval_seconds,
-            "scaleDownIntervalSeconds": scaling.scale_down_interval_seconds,
-            "scaleUpIncrement": scaling.scale_up_increment,
-            "scaleDownIncrement": scaling.scale_down_increment,
-        }
+    config = fields.present(
+        minInstanceCount=scaling.min_instance_count,
+        maxInstanceCount=scaling.max_instance_count,
+        targetCpuPercent=scaling.target_cpu_percent,
+        targetMemoryPercent=scaling.target_memory_percent,
+        scaleUpIntervalSeconds=scaling.scale_up_interval_seconds,
+        scaleDownIntervalSeconds=scaling.scale_down_interval_seconds,
+        scaleUpIncrement=scaling.scale_up_increment,
+        scaleDownIncrement=scaling.scale_down_increment,
     )
     return {"type": "horizontal", "config": config}
 

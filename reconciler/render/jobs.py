@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from controlplane.domain import spec
-from reconciler.render import labels
+from reconciler.render import fields, labels
 from reconciler.render import pod as render_pod
 
 
@@ -36,22 +36,18 @@ def render_cronjob(
         raise ValueError(f"cron process {process.key!r} has no schedule")
     # Never: every retry is a fresh pod the user can see, and backoffLimit counts them plainly.
     template = render_pod.pod_template(app, process, image, options, restart_policy="Never")
-    body: dict[str, Any] = {"schedule": process.schedule}
-    if process.time_zone is not None:
-        body["timeZone"] = process.time_zone
-    body["concurrencyPolicy"] = options.cron_concurrency_policy
-    if options.cron_starting_deadline_seconds is not None:
-        body["startingDeadlineSeconds"] = options.cron_starting_deadline_seconds
-    body.update(
-        {
-            "successfulJobsHistoryLimit": options.successful_jobs_history_limit,
-            "failedJobsHistoryLimit": options.failed_jobs_history_limit,
-            "suspend": process.suspended,
-            "jobTemplate": {
-                "metadata": {"labels": labels.process_labels(app, process)},
-                "spec": _job_spec(process, template, options.cron_job_ttl_seconds),
-            },
-        }
+    body = fields.present(
+        schedule=process.schedule,
+        timeZone=process.time_zone,
+        concurrencyPolicy=options.cron_concurrency_policy,
+        startingDeadlineSeconds=options.cron_starting_deadline_seconds,
+        successfulJobsHistoryLimit=options.successful_jobs_history_limit,
+        failedJobsHistoryLimit=options.failed_jobs_history_limit,
+        suspend=process.suspended,
+        jobTemplate={
+            "metadata": {"labels": labels.process_labels(app, process)},
+            "spec": _job_spec(process, template, options.cron_job_ttl_seconds),
+        },
     )
     return {
         "apiVersion": "batch/v1",
@@ -108,11 +104,18 @@ def render_release_job(
     release_number: int,
     image: str,
     process_cr_uid: str,
-    options: spec.RenderOptions,
+    options: spec.RenderOptions | None = None,
 ) -> dict[str, Any]:
+    """The Job that runs job process ``process`` for release ``release_number``.
+
+    Named ``{app}-{key}-r{N}`` (shortened with a hash when needed), so creating it twice for the
+    same release is a conflict rather than a second run. ``image`` is the release's image, which
+    is not yet the application's current one while ``beforeDeployment`` jobs run.
+    """
     if process.type != "job":
         raise ValueError(f"process {process.key!r} is a {process.type}, not a job process")
     release = {labels.RELEASE: str(release_number)}
+    options = options or spec.RenderOptions()
     template = render_pod.pod_template(app, process, image, options, restart_policy="Never", extra_labels=release)
     metadata = labels.object_metadata(app, process, process_cr_uid, release_job_name(app, process, release_number))
     metadata["labels"].update(release)

@@ -80,23 +80,8 @@ def render_process_objects(
     return objects
 
 
-def render_release_job(
-    app: spec.ApplicationSpec,
-    process: spec.ProcessSpec,
-    release_number: int,
-    image: str,
-    process_cr_uid: str,
-    options: spec.RenderOptions | None = None,
-) -> dict[str, Any]:
-    """The Job that runs job process ``process`` for release ``release_number``.
-
-    Named ``{app}-{key}-r{N}`` (shortened with a hash when needed), so creating it twice for the
-    same release is a conflict rather than a second run. ``image`` is the release's image, which
-    is not yet the application's current one while ``beforeDeployment`` jobs run.
-    """
-    return render_jobs.render_release_job(
-        app, process, release_number, image, process_cr_uid, options or spec.RenderOptions()
-    )
+# Release jobs are rendered on their own, per deployment, not with the standing objects.
+render_release_job = render_jobs.render_release_job
 
 
 def render_application(

@@ -197,13 +197,7 @@ class FakeKube(Kube):
         return copy.deepcopy(found) if found is not None else None
 
     def watch(
-        self,
-        kind: str,
-        resource_version: str,
-        *,
-        namespace: str | None = None,
-        label_selector: str | None = None,
-        timeout_seconds: int = 300,
+        self, kind: str, resource_version: str, *, label_selector: str | None = None, **_: Any
     ) -> Iterator[dict[str, Any]]:
         self.watches.append((kind, resource_version, label_selector))
         self._request("watch")

@@ -187,16 +187,21 @@ def test_every_added_key_reaches_a_worker() -> None:
     run(scenario)
 
 
+async def arrives_after(queue: WorkQueue, start: float, seconds: float) -> None:
+    """Key "a" is not queued yet, and arrives no sooner than `seconds` after `start`."""
+    assert len(queue) == 0
+    assert await get(queue) == "a"
+    # Timers may fire up to the loop's clock resolution early, never much sooner.
+    assert asyncio.get_running_loop().time() - start >= seconds
+
+
 def test_add_after_delays_the_key() -> None:
     async def scenario() -> None:
         queue = WorkQueue()
         loop = asyncio.get_running_loop()
         start = loop.time()
         queue.add_after("a", 0.1)
-        assert len(queue) == 0
-        assert await get(queue) == "a"
-        # Timers may fire up to the loop's clock resolution early, never much sooner.
-        assert loop.time() - start >= 0.09
+        await arrives_after(queue, start, 0.09)
 
     run(scenario)
 
@@ -261,9 +266,7 @@ def test_rate_limited_add_waits_for_its_delay() -> None:
         start = loop.time()
         # Second failure: twice the base delay.
         assert queue.add_rate_limited("a") == pytest.approx(0.1)
-        assert len(queue) == 0
-        assert await get(queue) == "a"
-        assert loop.time() - start >= 0.09
+        await arrives_after(queue, start, 0.09)
 
     run(scenario)
 

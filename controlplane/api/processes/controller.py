@@ -9,7 +9,6 @@ from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
 
-from controlplane.api import strict_body
 from controlplane.api.auth import Principal
 from controlplane.api.deps import Pagination, provide_processes
 from controlplane.api.processes import procfile
@@ -37,7 +36,6 @@ def with_etag(process: ProcessOut, etag: str, status: int = HTTP_200_OK) -> Resp
 class ProcessController(Controller):
     path = "/applications/{app_id:str}/processes"
     tags = ["processes"]
-    before_request = staticmethod(strict_body.decode_strictly)
     dependencies = {"processes": Provide(provide_processes, sync_to_thread=False)}
 
     @get("/", summary="List an application's processes")
@@ -92,7 +90,6 @@ class ProcessController(Controller):
 class ProcfileController(Controller):
     path = "/applications/{app_id:str}/procfile"
     tags = ["processes"]
-    before_request = staticmethod(strict_body.decode_strictly)
     dependencies = {"processes": Provide(provide_processes, sync_to_thread=False)}
 
     @put(

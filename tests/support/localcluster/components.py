@@ -123,6 +123,12 @@ def apiserver(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
     ]
 
 
+def _client_flags(layout: Layout, component: str) -> list[str]:
+    """The component reaches the apiserver, and checks who calls it, with its own kubeconfig."""
+    kubeconfig = layout.component_kubeconfig(component)
+    return [f"--{use}kubeconfig={kubeconfig}" for use in ("", "authentication-", "authorization-")]
+
+
 def _serving_flags(pki: certs.Pki, port: int) -> list[str]:
     # The apiserver's cert names 127.0.0.1, so the same pair serves the other components'
     # health endpoints and the launcher can verify them against the cluster CA.
@@ -136,12 +142,9 @@ def _serving_flags(pki: certs.Pki, port: int) -> list[str]:
 
 
 def controller_manager(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
-    kubeconfig = layout.component_kubeconfig("controller-manager")
     return [
         str(build.binary_path("kube-controller-manager")),
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
+        *_client_flags(layout, "controller-manager"),
         *_serving_flags(pki, ports.controller_manager),
         f"--service-account-private-key-file={pki.service_account_key}",
         f"--root-ca-file={pki.ca.cert}",
@@ -157,12 +160,9 @@ def controller_manager(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str
 
 
 def scheduler(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
-    kubeconfig = layout.component_kubeconfig("scheduler")
     return [
         str(build.binary_path("kube-scheduler")),
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
+        *_client_flags(layout, "scheduler"),
         *_serving_flags(pki, ports.scheduler),
         "--leader-elect=false",
         "--profiling=false",
@@ -191,12 +191,9 @@ def kwok(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
 
 def metrics_server(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
     """metrics-server, serving metrics.k8s.io through the apiserver's aggregation layer."""
-    kubeconfig = layout.component_kubeconfig("metrics-server")
     return [
         str(build.binary_path("metrics-server")),
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
+        *_client_flags(layout, "metrics-server"),
         *_serving_flags(pki, ports.metrics_server),
         "--kubelet-preferred-address-types=InternalIP",
         "--kubelet-use-node-status-port",
