@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 from litestar import HttpMethod, Litestar, Router
 from litestar.datastructures import State
-from litestar.di import Provide
 from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -84,11 +83,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
         route_handlers=[v1, pings, healthz, readyz],
         lifespan=[lifespan],
         state=State({"settings": settings, "session_factory": factory}),
-        dependencies={
-            "db_session": Provide(dependencies.provide_session),
-            "settings": Provide(dependencies.provide_settings, sync_to_thread=False),
-            "pagination": Provide(dependencies.provide_pagination, sync_to_thread=False),
-        },
+        dependencies=dependencies.PROVIDERS,
         middleware=[
             DefineMiddleware(
                 security.ApiKeyAuthentication, exclude=[r"^/healthz", r"^/readyz", r"^/schema", PING_PATH_PATTERN]

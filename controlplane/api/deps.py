@@ -4,11 +4,15 @@ and every feature's service on it."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
+from litestar import Request
 from litestar.datastructures import State
+from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api.applications.service import ApplicationService
+from controlplane.api.auth import Principal
 from controlplane.api.deployments.service import ReleaseService
 from controlplane.api.observing.heartbeats import HeartbeatService
 from controlplane.api.observing.service import ObservingService
@@ -39,8 +43,10 @@ def provide_processes(db_session: AsyncSession, settings: Settings) -> ProcessSe
     return ProcessService(db_session, settings)
 
 
-def provide_releases(db_session: AsyncSession, processes: ProcessService) -> ReleaseService:
-    return ReleaseService(db_session, processes)
+def provide_releases(
+    request: Request[Principal, Any, Any], db_session: AsyncSession, processes: ProcessService
+) -> ReleaseService:
+    return ReleaseService(db_session, processes, actor=request.user.name)
 
 
 def provide_observing(db_session: AsyncSession, settings: Settings) -> ObservingService:
@@ -66,3 +72,17 @@ def provide_pagination(offset: int = 0, limit: int = 25) -> Pagination:
     if errors:
         raise ValidationFailed(errors)
     return Pagination(offset, limit)
+
+
+# Every dependency a handler may name, registered once on the application: a handler asks for a
+# service by parameter name (`processes: ProcessService`) and gets it built on its request's session.
+PROVIDERS = {
+    "db_session": Provide(provide_session),
+    "settings": Provide(provide_settings, sync_to_thread=False),
+    "pagination": Provide(provide_pagination, sync_to_thread=False),
+    "applications": Provide(provide_applications, sync_to_thread=False),
+    "processes": Provide(provide_processes, sync_to_thread=False),
+    "releases": Provide(provide_releases, sync_to_thread=False),
+    "observing": Provide(provide_observing, sync_to_thread=False),
+    "heartbeats": Provide(provide_heartbeats, sync_to_thread=False),
+}

@@ -90,7 +90,7 @@ class Restart(msgspec.Struct, frozen=True):
     exit_code: int | None
 
 
-class Aggregate(msgspec.Struct, frozen=True, kw_only=True):
+class Aggregate(msgspec.Struct, kw_only=True):
     """One sample's worth of numbers over a process's instances."""
 
     count: int

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from controlplane.domain import states
+from controlplane.domain import observing, states
 
 
 def new_id() -> str:
@@ -18,6 +18,11 @@ def new_id() -> str:
 
 def _timestamp(**kwargs: Any) -> Any:
     return Field(sa_column=sa.Column(sa.DateTime(timezone=True), nullable=False, **kwargs))
+
+
+def _unique_where(name: str, column: str, where: sa.TextClause) -> sa.Index:
+    """A partial unique index, the same on both databases."""
+    return sa.Index(name, column, unique=True, sqlite_where=where, postgresql_where=where)
 
 
 class ResourceType(SQLModel, table=True):
@@ -62,13 +67,7 @@ class Process(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("app_id", "key", name="uq_processes_app_key"),
         # The "one web per application" rule also holds under concurrent requests.
-        sa.Index(
-            "uq_processes_one_web",
-            "app_id",
-            unique=True,
-            sqlite_where=sa.text("type = 'web'"),
-            postgresql_where=sa.text("type = 'web'"),
-        ),
+        _unique_where("uq_processes_one_web", "app_id", sa.text("type = 'web'")),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
@@ -171,6 +170,9 @@ def _process_fk(primary_key: bool = False) -> Any:
     )
 
 
+DEFAULT_RULES = observing.Rules()
+
+
 class ProcessAlertRules(SQLModel, table=True):
     """A process's alert rules and where their notifications go. A process without a row has the
     defaults (`alert_on_down` only, no webhook)."""
@@ -178,12 +180,12 @@ class ProcessAlertRules(SQLModel, table=True):
     __tablename__ = "process_alert_rules"
 
     process_id: str = _process_fk(primary_key=True)
-    alert_on_down: bool = True
-    alert_on_restart: bool = False
-    alert_on_cpu: bool = False
-    alert_on_memory: bool = False
-    cpu_threshold_pct: float = 50.0
-    memory_threshold_pct: float = 25.0
+    alert_on_down: bool = DEFAULT_RULES.alert_on_down
+    alert_on_restart: bool = DEFAULT_RULES.alert_on_restart
+    alert_on_cpu: bool = DEFAULT_RULES.alert_on_cpu
+    alert_on_memory: bool = DEFAULT_RULES.alert_on_memory
+    cpu_threshold_pct: float = DEFAULT_RULES.cpu_threshold_pct
+    memory_threshold_pct: float = DEFAULT_RULES.memory_threshold_pct
     webhook_url: str | None = Field(default=None, max_length=2048)
     # Signs every delivery (HMAC-SHA256); shown to writers, never to viewers.
     webhook_secret: str = Field(max_length=64)
@@ -329,13 +331,7 @@ class Release(SQLModel, table=True):
     __tablename__ = "releases"
     __table_args__ = (
         sa.UniqueConstraint("app_id", "number", name="uq_releases_app_number"),
-        sa.Index(
-            "uq_releases_one_active",
-            "app_id",
-            unique=True,
-            sqlite_where=_ACTIVE_RELEASE,
-            postgresql_where=_ACTIVE_RELEASE,
-        ),
+        _unique_where("uq_releases_one_active", "app_id", _ACTIVE_RELEASE),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)

@@ -15,10 +15,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from controlplane.domain.settings import Settings, normalize_database_url
 from reconciler.observe import webhooks
-from tests.api.conftest import ADMIN_TOKEN, Api, make_client
-from tests.cluster.stack import Stack, install_crds
+from tests.cluster.stack import Stack, running_stack
 from tests.support.localcluster import launcher
 from tests.support.localcluster.testing import Kube, eventually
 
@@ -69,22 +67,16 @@ def receiver() -> Iterator[Receiver]:
 
 @contextmanager
 def observing_stack(tmp_path: Path, cluster: launcher.LocalCluster, kube: Kube) -> Iterator[Stack]:
-    install_crds(cluster)
-    settings = Settings(
-        database_url=normalize_database_url(f"sqlite:///{tmp_path / 'procplane.db'}"),
-        bootstrap_token=ADMIN_TOKEN,
+    with running_stack(
+        tmp_path,
+        cluster,
+        kube,
         observe_interval_seconds=1.0,
         sample_interval_seconds=1,
         restart_alert_window_seconds=8,
         webhook_retry_base_seconds=1.0,
-    )
-    with make_client(settings) as client:
-        stack = Stack(Api(client), settings, cluster, kube)
-        try:
-            yield stack
-        finally:
-            for replica in stack.replicas:
-                replica.stop()
+    ) as stack:
+        yield stack
 
 
 @pytest.fixture

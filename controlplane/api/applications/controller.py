@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from litestar import Controller, delete, get, patch, post
-from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK
 
 from controlplane.api.applications import presenter
@@ -16,14 +15,13 @@ from controlplane.api.applications.schemas import (
     ConfigVarsUpdate,
 )
 from controlplane.api.applications.service import ApplicationService
-from controlplane.api.deps import Pagination, provide_applications
+from controlplane.api.deps import Pagination
 from controlplane.api.wire import Message
 
 
 class ApplicationController(Controller):
     path = "/applications"
     tags = ["applications"]
-    dependencies = {"applications": Provide(provide_applications, sync_to_thread=False)}
 
     @get("/", summary="List applications")
     async def list_applications(self, applications: ApplicationService, pagination: Pagination) -> ApplicationList:

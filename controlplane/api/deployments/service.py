@@ -16,9 +16,11 @@ from controlplane.store import changes, models, repository
 
 
 class ReleaseService:
-    def __init__(self, session: AsyncSession, processes: ProcessService) -> None:
+    def __init__(self, session: AsyncSession, processes: ProcessService, actor: str) -> None:
         self.session = session
         self.processes = processes
+        # Who asks: each release records the API key that created it.
+        self.actor = actor
 
     async def _jobs(self, release_id: str) -> list[models.ReleaseJob]:
         return (await repository.release_jobs(self.session, [release_id]))[release_id]
@@ -44,7 +46,7 @@ class ReleaseService:
         data = [presenter.release(r, jobs[r.id]) for r in rows]
         return ReleaseList(data=data, total=total, offset=offset, limit=limit)
 
-    async def create(self, app_id: str, data: DeploymentCreate, created_by: str) -> ReleaseOut:
+    async def create(self, app_id: str, data: DeploymentCreate) -> ReleaseOut:
         app = await self.processes.application(app_id)
         image = app.image if data.image is UNSET else data.image
         if image is None:
@@ -56,9 +58,9 @@ class ReleaseService:
         errors = validation.image_errors(image)
         if errors:
             raise ValidationFailed(errors)
-        return await self._record(app, image, created_by, is_restart=data.is_restart, rollback_of=None)
+        return await self._record(app, image, is_restart=data.is_restart, rollback_of=None)
 
-    async def rollback(self, app_id: str, data: RollbackCreate, created_by: str) -> ReleaseOut:
+    async def rollback(self, app_id: str, data: RollbackCreate) -> ReleaseOut:
         app = await self.processes.application(app_id)
         target = await self.session.get(models.Release, data.release_id)
         if target is None or target.app_id != app_id:
@@ -73,10 +75,10 @@ class ReleaseService:
                     )
                 ]
             )
-        return await self._record(app, target.image, created_by, is_restart=False, rollback_of=target.id)
+        return await self._record(app, target.image, is_restart=False, rollback_of=target.id)
 
     async def _record(
-        self, app: models.Application, image: str, created_by: str, *, is_restart: bool, rollback_of: str | None
+        self, app: models.Application, image: str, *, is_restart: bool, rollback_of: str | None
     ) -> ReleaseOut:
         active = await self._active(app.id)
         if active is not None:
@@ -86,7 +88,7 @@ class ReleaseService:
         snapshot = [msgspec.to_builtins(p) for p in await self.processes.present_all(app, rows)]
         release = models.Release(
             app_id=app.id, number=number, image=image, is_restart=is_restart, rollback_of=rollback_of,
-            status=states.ReleaseStatus.PENDING, snapshot=snapshot, created_by=created_by, created_at=clock.utcnow(),
+            status=states.ReleaseStatus.PENDING, snapshot=snapshot, created_by=self.actor, created_at=clock.utcnow(),
         )  # fmt: skip
         self.session.add(release)
         try:

@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, put
-from litestar.di import Provide
 from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
 from controlplane.api.auth import Principal
-from controlplane.api.deps import Pagination, provide_heartbeats, provide_observing
+from controlplane.api.deps import Pagination
 from controlplane.api.observing.heartbeats import HeartbeatService
 from controlplane.api.observing.schemas import (
     AlertRulesOut,
@@ -33,10 +32,6 @@ Window = Annotated[str | None, Parameter(required=False, description="Unix secon
 class ObservingController(Controller):
     path = "/applications/{app_id:str}/processes/{process_id:str}"
     tags = ["observing"]
-    dependencies = {
-        "observing": Provide(provide_observing, sync_to_thread=False),
-        "heartbeats": Provide(provide_heartbeats, sync_to_thread=False),
-    }
 
     @get("/instances", summary="The process's instances (its pods) as last observed")
     async def list_instances(

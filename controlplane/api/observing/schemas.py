@@ -7,6 +7,7 @@ from typing import Any
 from msgspec import UNSET, UnsetType
 
 from controlplane.api.wire import Page, Request, Response
+from controlplane.domain import observing
 
 
 class AlertRulesUpdate(Request):
@@ -79,17 +80,11 @@ class InstanceList(Page):
     data: list[InstanceOut]
 
 
-class SampleOut(Response):
+class SampleOut(observing.Aggregate, Response):
+    """One stored sample: the observer's numbers over the process's instances, and when."""
+
     id: int
     process_id: str
-    count: int
-    ready_count: int
-    restarts: int
-    cpu_millicores: float | None
-    memory_bytes: int | None
-    cpu_pct: float | None
-    memory_pct: float | None
-    oldest_start_unix: int | None
     resolution_seconds: int
     recorded_at: str
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
-from litestar.di import Provide
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
 
 from controlplane.api.auth import Principal
-from controlplane.api.deps import Pagination, provide_processes
+from controlplane.api.deps import Pagination
 from controlplane.api.processes import procfile
 from controlplane.api.processes.procfile_import import import_processes
 from controlplane.api.processes.schemas import (
@@ -36,7 +35,6 @@ def with_etag(process: ProcessOut, etag: str, status: int = HTTP_200_OK) -> Resp
 class ProcessController(Controller):
     path = "/applications/{app_id:str}/processes"
     tags = ["processes"]
-    dependencies = {"processes": Provide(provide_processes, sync_to_thread=False)}
 
     @get("/", summary="List an application's processes")
     async def list_processes(self, processes: ProcessService, app_id: str, pagination: Pagination) -> ProcessList:
@@ -90,7 +88,6 @@ class ProcessController(Controller):
 class ProcfileController(Controller):
     path = "/applications/{app_id:str}/procfile"
     tags = ["processes"]
-    dependencies = {"processes": Provide(provide_processes, sync_to_thread=False)}
 
     @put(
         "/",

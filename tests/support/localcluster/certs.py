@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import ipaddress
 from pathlib import Path
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -32,8 +33,7 @@ APISERVER_DNS_NAMES = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class KeyPair:
+class KeyPair(NamedTuple):
     cert: Path
     key: Path
 

@@ -103,24 +103,16 @@ def _reap(pid: int) -> None:
 def stop(components: Iterable[Component], *, grace: float = 10.0) -> list[str]:
     """SIGTERM each group, SIGKILL what is left after `grace`; return names that survived."""
     remaining = list(components)
-    for component in remaining:
-        _signal_group(component, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while remaining and time.monotonic() < deadline:
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         for component in remaining:
-            _reap(component.pid)
-        remaining = [c for c in remaining if is_running(c)]
-        if remaining:
-            time.sleep(0.1)
-    for component in remaining:
-        _signal_group(component, signal.SIGKILL)
-    deadline = time.monotonic() + 5.0
-    while remaining and time.monotonic() < deadline:
-        for component in remaining:
-            _reap(component.pid)
-        remaining = [c for c in remaining if is_running(c)]
-        if remaining:
-            time.sleep(0.1)
+            _signal_group(component, sig)
+        deadline = time.monotonic() + wait
+        while remaining and time.monotonic() < deadline:
+            for component in remaining:
+                _reap(component.pid)
+            remaining = [c for c in remaining if is_running(c)]
+            if remaining:
+                time.sleep(0.1)
     return [c.name for c in remaining]
 
 
