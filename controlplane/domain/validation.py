@@ -65,14 +65,13 @@ def blanks_not_applying(process_type: str, given: dict[str, Any]) -> set[str]:
     }
 
 
-class ProcessDraft(msgspec.Struct, kw_only=True):
-    """A process spec in its stored form, after defaults, before it is written."""
+class ProcessDefinition(msgspec.Struct, kw_only=True):
+    """The fields of a process spec that read the same stored and on the wire (the API's process
+    extends them with what it shows differently and with what runs)."""
 
     key: str
     type: str
     display_name: str
-    entrypoint: str | None
-    port: int
     is_ingress_enabled: bool
     ingress_protocol: str | None
     scaling_strategy: dict[str, Any]
@@ -85,6 +84,13 @@ class ProcessDraft(msgspec.Struct, kw_only=True):
     job_timeout_seconds: int | None = None
     job_retries: int | None = None
     job_ttl_seconds: int | None = None
+
+
+class ProcessDraft(ProcessDefinition, kw_only=True):
+    """A process spec in its stored form, after defaults, before it is written."""
+
+    entrypoint: str | None
+    port: int
 
 
 def _length(errors: list[FieldError], field: str, value: str, low: int, high: int) -> None:

@@ -41,52 +41,39 @@ def template(labels: dict[str, str], *, restart_policy: str = "Always",
     }
 
 
+def manifest(api_version: str, kind: str, metadata: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, "spec": spec}
+
+
 def deployment(name: str, *, replicas: int = 2, annotations: dict[str, str] | None = None) -> dict[str, Any]:
     labels = {"app.kubernetes.io/name": name}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": template(labels, annotations=annotations),
-        },
+    spec = {
+        "replicas": replicas,
+        "selector": {"matchLabels": labels},
+        "template": template(labels, annotations=annotations),
     }
+    return manifest("apps/v1", "Deployment", {"name": name, "labels": labels}, spec)
 
 
 def job(name: str, *, backoff_limit: int = 0, annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": name},
-        "spec": {
-            "backoffLimit": backoff_limit,
-            "template": template({"job": name}, restart_policy="Never", annotations=annotations),
-        },
+    spec = {
+        "backoffLimit": backoff_limit,
+        "template": template({"job": name}, restart_policy="Never", annotations=annotations),
     }
+    return manifest("batch/v1", "Job", {"name": name}, spec)
 
 
 def cronjob(name: str, schedule: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "CronJob",
-        "metadata": {"name": name},
-        "spec": {
-            "schedule": schedule,
-            "concurrencyPolicy": "Forbid",
-            "jobTemplate": {"spec": {"template": template({"cron": name}, restart_policy="Never")}},
-        },
+    spec = {
+        "schedule": schedule,
+        "concurrencyPolicy": "Forbid",
+        "jobTemplate": {"spec": {"template": template({"cron": name}, restart_policy="Never")}},
     }
+    return manifest("batch/v1", "CronJob", {"name": name}, spec)
 
 
 def pod(name: str, spec: dict[str, Any], *, annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "annotations": annotations or {}},
-        "spec": spec,
-    }
+    return manifest("v1", "Pod", {"name": name, "annotations": annotations or {}}, spec)
 
 
 def condition(obj: dict[str, Any], kind: str) -> str | None:

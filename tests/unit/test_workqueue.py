@@ -75,10 +75,7 @@ def test_get_waits_for_an_add() -> None:
 
 def test_key_added_while_processing_is_requeued_on_done() -> None:
     async def scenario() -> None:
-        queue = WorkQueue()
-        queue.add("a")
-        key = await get(queue)
-        queue.add("a")
+        queue, key = await readded_while_processing("a")
         queue.add("a")
         # Held back, not handed to another worker, while the first pass runs.
         assert len(queue) == 0
@@ -185,6 +182,15 @@ def test_every_added_key_reaches_a_worker() -> None:
         assert sorted(seen) == sorted(keys)
 
     run(scenario)
+
+
+async def readded_while_processing(key: str) -> tuple[WorkQueue, str]:
+    """A queue whose worker holds `key`, which was added again meanwhile."""
+    queue = WorkQueue()
+    queue.add(key)
+    held = await get(queue)
+    queue.add(key)
+    return queue, held
 
 
 async def arrives_after(queue: WorkQueue, start: float, seconds: float) -> None:
@@ -321,10 +327,7 @@ def test_shutdown_is_immediate_and_ignores_later_adds() -> None:
 
 def test_shutdown_cancels_delayed_adds_and_lets_workers_finish() -> None:
     async def scenario() -> None:
-        queue = WorkQueue()
-        queue.add("a")
-        key = await get(queue)
-        queue.add("a")
+        queue, key = await readded_while_processing("a")
         queue.add_after("b", 0.02)
         queue.shutdown()
         await asyncio.sleep(0.05)

@@ -20,6 +20,8 @@ from controlplane.api.wire import Message
 
 
 class ApplicationController(Controller):
+    """Applications: each owns a namespace, its config vars and its processes."""
+
     path = "/applications"
     tags = ["applications"]
 

@@ -11,6 +11,9 @@ from controlplane.api.deps import Pagination
 
 
 class ReleaseController(Controller):
+    """Deployments: each records release N of the application (an image and the process specs),
+    which the reconciler rolls out with its jobs before and after."""
+
     path = "/applications/{app_id:str}/deployments"
     tags = ["deployments"]
 

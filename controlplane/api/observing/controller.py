@@ -37,6 +37,7 @@ class ObservingController(Controller):
     async def list_instances(
         self, observing: ObservingService, app_id: str, process_id: str, pagination: Pagination
     ) -> InstanceList:
+        """Pods as the observer last saw them: node, phase, readiness, restarts, usage."""
         return await observing.instances(app_id, process_id, pagination.offset, pagination.limit)
 
     @get("/instances/{name:str}", summary="One instance in detail")
@@ -81,6 +82,7 @@ class ObservingController(Controller):
     async def list_webhook_deliveries(
         self, observing: ObservingService, app_id: str, process_id: str, pagination: Pagination
     ) -> WebhookDeliveryList:
+        """Every alert notification owed to the webhook, with its attempts and last answer."""
         return await observing.deliveries(app_id, process_id, pagination.offset, pagination.limit)
 
     @get("/heartbeat", summary="The process's heartbeat: ALIVE, DEAD or RESURRECTED")

@@ -33,6 +33,9 @@ def with_etag(process: ProcessOut, etag: str, status: int = HTTP_200_OK) -> Resp
 
 
 class ProcessController(Controller):
+    """An application's processes, as Sevalla's processes API serves them; each answer carries the
+    process's ETag, which PATCH and DELETE accept as If-Match."""
+
     path = "/applications/{app_id:str}/processes"
     tags = ["processes"]
 

@@ -18,13 +18,8 @@ def etag(process: models.Process) -> str:
 
 def condition(stored: Condition) -> ConditionOut:
     """A condition with its time as every API time is written (the cluster's has whole seconds)."""
-    return ConditionOut(
-        type=stored.type,
-        status=stored.status,
-        reason=stored.reason,
-        message=stored.message,
-        last_transition_time=timestamp(datetime.fromisoformat(stored.last_transition_time)),
-        observed_generation=stored.observed_generation,
+    return from_row(
+        ConditionOut, stored, last_transition_time=timestamp(datetime.fromisoformat(stored.last_transition_time))
     )
 
 
@@ -46,7 +41,6 @@ def process(
     return from_row(
         ProcessOut,
         row,
-        # Sevalla's clients read a string: "" when the image's own command runs.
         entrypoint=row.entrypoint or "",
         port=row.port if row.type == states.ProcessType.WEB else None,
         resource_type_id=resource_type.id,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
 from controlplane.api.wire import CamelRequest, Page, Request, Response
 from controlplane.domain.states import ProcessType
+from controlplane.domain.validation import ProcessDefinition
 
 IngressProtocol = Literal["http", "grpc"]
 
@@ -138,29 +139,17 @@ class ConditionOut(Response):
     observed_generation: int | None
 
 
-class ProcessOut(Response):
+class ProcessOut(ProcessDefinition, Response):
+    """Sevalla's process: the spec's fields, its machine size, and what runs."""
+
     id: str
     app_id: str
-    key: str
-    type: str
-    display_name: str
+    # Sevalla's clients read a string (`""` when the image's own command runs) and a port for web only.
     entrypoint: str
     port: int | None
-    is_ingress_enabled: bool
-    ingress_protocol: str | None
-    scaling_strategy: dict[str, Any]
-    resource_type_id: str
     resource_type_name: str
     cpu_limit: int
     memory_limit: int
-    schedule: str | None
-    time_zone: str | None
-    job_start_policy: str | None
-    liveness_probe: dict[str, Any] | None
-    readiness_probe: dict[str, Any] | None
-    job_timeout_seconds: int | None
-    job_retries: int | None
-    job_ttl_seconds: int | None
     internal_hostname: str
     generation: int
     created_at: str

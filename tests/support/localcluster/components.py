@@ -93,8 +93,7 @@ def apiserver(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
         f"--bind-address={LOOPBACK}",
         f"--advertise-address={LOOPBACK}",
         f"--secure-port={ports.apiserver}",
-        f"--tls-cert-file={pki.apiserver.cert}",
-        f"--tls-private-key-file={pki.apiserver.key}",
+        *_serving_pair(pki),
         f"--client-ca-file={pki.ca.cert}",
         f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
         f"--service-account-key-file={pki.service_account_pub}",
@@ -129,14 +128,17 @@ def _client_flags(layout: Layout, component: str) -> list[str]:
     return [f"--{use}kubeconfig={kubeconfig}" for use in ("", "authentication-", "authorization-")]
 
 
+def _serving_pair(pki: certs.Pki) -> list[str]:
+    return [f"--tls-cert-file={pki.apiserver.cert}", f"--tls-private-key-file={pki.apiserver.key}"]
+
+
 def _serving_flags(pki: certs.Pki, port: int) -> list[str]:
     # The apiserver's cert names 127.0.0.1, so the same pair serves the other components'
     # health endpoints and the launcher can verify them against the cluster CA.
     return [
         f"--bind-address={LOOPBACK}",
         f"--secure-port={port}",
-        f"--tls-cert-file={pki.apiserver.cert}",
-        f"--tls-private-key-file={pki.apiserver.key}",
+        *_serving_pair(pki),
         f"--client-ca-file={pki.ca.cert}",
     ]
 
@@ -184,8 +186,7 @@ def kwok(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
         f"--node-ip={LOOPBACK}",
         f"--node-port={ports.kwok_server}",
         f"--server-address={LOOPBACK}:{ports.kwok_server}",
-        f"--tls-cert-file={pki.apiserver.cert}",
-        f"--tls-private-key-file={pki.apiserver.key}",
+        *_serving_pair(pki),
     ]
 
 
