@@ -147,14 +147,7 @@ class Observations:
             await self._replace_instances(session, process, wanted, now)
             for restart in restarts:
                 session.add(
-                    models.ProcessRestart(
-                        process_id=process.id,
-                        instance=restart.instance,
-                        count=restart.count,
-                        reason=restart.reason,
-                        exit_code=restart.exit_code,
-                        observed_at=now,
-                    )
+                    models.ProcessRestart(process_id=process.id, observed_at=now, **msgspec.structs.asdict(restart))
                 )
             if sample is not None:
                 row = models.ProcessSample(

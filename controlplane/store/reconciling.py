@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 
 from controlplane.domain import clock, spec, states
 from controlplane.domain.desired import Desired, PendingRun
@@ -34,35 +34,27 @@ def scaling_of(stored: dict[str, Any]) -> spec.Scaling:
     )
 
 
+def _stored_fields(row: SQLModel, struct_type: type[msgspec.Struct]) -> dict[str, Any]:
+    """The row's columns that the domain type has under the same name. A column left empty is
+    left out, so the domain's default applies (the ingress protocol, a finished job's TTL)."""
+    names = (name for name in struct_type.__struct_fields__ if name in type(row).model_fields)
+    return {name: value for name in names if (value := getattr(row, name)) is not None}
+
+
 def process_spec(row: models.Process, resource_type: models.ResourceType) -> spec.ProcessSpec:
     scaling = scaling_of(row.scaling_strategy)
     # A cron or job process with 0 instances is paused: its CronJob is suspended.
     paused = row.type in ("cron", "job") and isinstance(scaling, spec.ManualScaling) and scaling.instance_count == 0
-    return spec.ProcessSpec(
-        id=row.id,
-        app_id=row.app_id,
-        key=row.key,
-        type=states.ProcessType(row.type),
-        display_name=row.display_name,
-        entrypoint=row.entrypoint,
-        port=row.port,
-        is_ingress_enabled=row.is_ingress_enabled,
-        ingress_protocol=states.IngressProtocol(row.ingress_protocol or states.IngressProtocol.HTTP),
-        scaling=scaling,
-        resource_type_name=resource_type.name,
-        cpu_millicores=resource_type.cpu_limit,
-        memory_mb=resource_type.memory_limit,
-        schedule=row.schedule,
-        time_zone=row.time_zone,
-        job_start_policy=states.JobStartPolicy(row.job_start_policy) if row.job_start_policy else None,
-        liveness_probe=row.liveness_probe,
-        readiness_probe=row.readiness_probe,
-        generation=row.generation,
-        suspended=paused,
-        job_timeout_seconds=row.job_timeout_seconds,
-        job_backoff_limit=row.job_retries or 0,
-        job_ttl_seconds=row.job_ttl_seconds if row.job_ttl_seconds is not None else 86400,
-    )
+    given = {
+        "type": row.type,
+        "scaling": scaling,
+        "resource_type_name": resource_type.name,
+        "cpu_millicores": resource_type.cpu_limit,
+        "memory_mb": resource_type.memory_limit,
+        "suspended": paused,
+        "job_backoff_limit": row.job_retries or 0,
+    }
+    return msgspec.convert(_stored_fields(row, spec.ProcessSpec) | given, spec.ProcessSpec)
 
 
 async def application_ids(session: AsyncSession) -> list[str]:
@@ -84,13 +76,8 @@ async def load(session: AsyncSession, app_id: str) -> Desired | None:
         .order_by(col(models.ProcessRun.requested_at))
     )
     return Desired(
-        app=spec.ApplicationSpec(
-            id=app.id,
-            name=app.name,
-            namespace=app.namespace,
-            image=app.image,
-            config_vars=config_vars,
-            restart_token=app.restart_token,
+        app=msgspec.convert(
+            _stored_fields(app, spec.ApplicationSpec) | {"config_vars": config_vars}, spec.ApplicationSpec
         ),
         processes=[process_spec(row, types[row.resource_type_id]) for row in rows],
         pending_runs=[PendingRun(id=r.id, process_id=r.process_id) for r in runs.scalars().all()],

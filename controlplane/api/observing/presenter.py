@@ -35,20 +35,12 @@ def alert_rules(
     show_secret: bool,
 ) -> AlertRulesOut:
     rules = row or models.ProcessAlertRules(process_id=process_id, webhook_secret="")
-    return AlertRulesOut(
-        process_id=process_id,
-        alert_on_down=rules.alert_on_down,
-        alert_on_restart=rules.alert_on_restart,
-        alert_on_cpu=rules.alert_on_cpu,
-        alert_on_memory=rules.alert_on_memory,
-        cpu_threshold_pct=rules.cpu_threshold_pct,
-        memory_threshold_pct=rules.memory_threshold_pct,
-        webhook_url=rules.webhook_url,
+    return from_row(
+        AlertRulesOut,
+        rules,
         webhook_secret=rules.webhook_secret if show_secret and row is not None else None,
         alerted_state=[s.rule for s in states if s.firing],
-        alerts=[
-            AlertStateOut(rule=s.rule, firing=s.firing, message=s.message, since=timestamp(s.since)) for s in states
-        ],
+        alerts=[from_row(AlertStateOut, s) for s in states],
         updated_at=timestamp(row.updated_at) if row is not None else None,
     )
 

@@ -16,6 +16,7 @@ from controlplane.api.search.schemas import (
     ProcessSummary,
     SearchMeta,
 )
+from controlplane.api.wire import from_row
 from controlplane.domain import clock, naming, observed
 from controlplane.domain.errors import FieldError, NotFound, ValidationFailed
 from controlplane.store import models, repository
@@ -101,20 +102,16 @@ class ProcessSearch:
             seen = readings[process.id]
             beat, sample = seen.heartbeat, seen.last_sample
             data.append(
-                ProcessSummary(
-                    id=process.id,
-                    app_id=app.id,
+                from_row(
+                    ProcessSummary,
+                    process,
                     application=app.name,
-                    key=process.key,
-                    type=process.type,
-                    display_name=process.display_name,
                     status=state,
                     tags=tags_of(process, app, resource_type, state),
                     instances=sample.count if sample else None,
                     ready_instances=seen.status.ready_instances if seen.status else 0,
                     last_sample_at=naming.timestamp(sample.recorded_at) if sample else None,
                     heartbeat=observed.heartbeat_status(beat.status, beat.next_heartbeat_at, now) if beat else None,
-                    created_at=naming.timestamp(process.created_at),
                 )
             )
         last = page[-1][0] if page and more else None
