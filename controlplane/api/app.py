@@ -28,6 +28,7 @@ from controlplane.api.observing.controller import ObservingController
 from controlplane.api.observing.ping_controller import PING_PATH_PATTERN, HeartbeatPingController
 from controlplane.api.processes.controller import ProcessController, ProcfileController
 from controlplane.api.search.controller import NodeController, ProcessSearchController
+from controlplane.domain.naming import camel_case
 from controlplane.domain.settings import Settings
 from controlplane.store import db, migrate
 
@@ -39,8 +40,7 @@ def operation_id(
 ) -> str:
     """The handler's name in camelCase (`list_processes` → `listProcesses`): stable across
     releases, so generated clients keep their method names; Litestar refuses duplicates."""
-    first, *rest = route_handler.handler_name.split("_")
-    return first + "".join(word.capitalize() for word in rest)
+    return camel_case(route_handler.handler_name)
 
 
 def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:

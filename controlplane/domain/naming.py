@@ -23,3 +23,9 @@ def object_name(app_name: str, key: str) -> str:
 
 def internal_hostname(app_name: str, namespace: str, key: str, cluster_domain: str) -> str:
     return f"{object_name(app_name, key)}.{namespace}.svc.{cluster_domain}"
+
+
+def camel_case(snake: str) -> str:
+    """`scale_up_interval_seconds` → `scaleUpIntervalSeconds`, as Sevalla's wire and Kubernetes write names."""
+    first, *rest = snake.split("_")
+    return first + "".join(word.capitalize() for word in rest)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import msgspec
+
 from controlplane.domain import spec
-from reconciler.render import fields, labels
+from controlplane.domain.naming import camel_case
+from reconciler.render import labels
 
 POD_SECURITY_LEVEL = "restricted"
 
@@ -60,20 +63,11 @@ def render_application_cr(app: spec.ApplicationSpec) -> dict[str, Any]:
 
 
 def scaling_strategy(scaling: spec.Scaling) -> dict[str, Any]:
-    """The API's ``scaling_strategy`` shape: ``{"type", "config": {camelCase fields}}``."""
-    if isinstance(scaling, spec.ManualScaling):
-        return {"type": "manual", "config": {"instanceCount": scaling.instance_count}}
-    config = fields.present(
-        minInstanceCount=scaling.min_instance_count,
-        maxInstanceCount=scaling.max_instance_count,
-        targetCpuPercent=scaling.target_cpu_percent,
-        targetMemoryPercent=scaling.target_memory_percent,
-        scaleUpIntervalSeconds=scaling.scale_up_interval_seconds,
-        scaleDownIntervalSeconds=scaling.scale_down_interval_seconds,
-        scaleUpIncrement=scaling.scale_up_increment,
-        scaleDownIncrement=scaling.scale_down_increment,
-    )
-    return {"type": "horizontal", "config": config}
+    """The API's ``scaling_strategy`` shape: ``{"type", "config": {camelCase fields}}``; a target
+    that is not set is left out."""
+    config = msgspec.structs.asdict(scaling)
+    kind = "manual" if isinstance(scaling, spec.ManualScaling) else "horizontal"
+    return {"type": kind, "config": {camel_case(name): value for name, value in config.items() if value is not None}}
 
 
 def render_process_cr(app: spec.ApplicationSpec, process: spec.ProcessSpec) -> dict[str, Any]:

@@ -7,7 +7,7 @@ with wide bounds, and every wait is capped by ``asyncio.wait_for`` so a bug fail
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -118,11 +118,7 @@ def test_no_key_is_processed_by_two_workers_at_once() -> None:
         idle = asyncio.Event()
 
         async def worker() -> None:
-            while True:
-                try:
-                    key = await queue.get()
-                except QueueShutDown:
-                    return
+            async for key in handed_out(queue):
                 if key in active:
                     overlaps.append(key)
                 active.add(key)
@@ -161,11 +157,7 @@ def test_every_added_key_reaches_a_worker() -> None:
         all_seen = asyncio.Event()
 
         async def worker() -> None:
-            while True:
-                try:
-                    key = await queue.get()
-                except QueueShutDown:
-                    return
+            async for key in handed_out(queue):
                 seen.append(key)
                 await asyncio.sleep(0)
                 queue.done(key)
@@ -182,6 +174,15 @@ def test_every_added_key_reaches_a_worker() -> None:
         assert sorted(seen) == sorted(keys)
 
     run(scenario)
+
+
+async def handed_out(queue: WorkQueue) -> AsyncIterator[str]:
+    """The keys one worker is handed, until the queue shuts down."""
+    while True:
+        try:
+            yield await queue.get()
+        except QueueShutDown:
+            return
 
 
 async def readded_while_processing(key: str) -> tuple[WorkQueue, str]:
