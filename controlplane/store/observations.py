@@ -28,31 +28,12 @@ def _rules(row: models.ProcessAlertRules | None) -> observing.Rules:
 
 
 def instance_of(row: models.ProcessInstance) -> observing.Instance:
-    return observing.Instance(
-        name=row.name,
-        uid=row.uid,
-        namespace=row.namespace,
-        node=row.node,
-        phase=row.phase,
-        state=row.state,
-        state_reason=row.state_reason,
-        ready=row.ready,
-        restarts=row.restarts,
-        image=row.image,
-        started_at=_opt(row.started_at),
-        last_termination_reason=row.last_termination_reason,
-        last_exit_code=row.last_exit_code,
-        last_terminated_at=_opt(row.last_terminated_at),
-        created_at=_opt(row.created_at),
-        cpu_millicores=row.cpu_millicores,
-        memory_bytes=row.memory_bytes,
-        cpu_pct=row.cpu_pct,
-        memory_pct=row.memory_pct,
-    )
-
-
-def _opt(moment: datetime | None) -> datetime | None:
-    return None if moment is None else observed.aware(moment)
+    values: dict[str, Any] = {}
+    for name in observing.Instance.__struct_fields__:
+        value = getattr(row, name)
+        # SQLite hands times back without their zone; every stored time is UTC.
+        values[name] = observed.aware(value) if isinstance(value, datetime) else value
+    return observing.Instance(**values)
 
 
 class Observations:
