@@ -122,10 +122,15 @@ def apiserver(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
     ]
 
 
-def _client_flags(layout: Layout, component: str) -> list[str]:
-    """The component reaches the apiserver, and checks who calls it, with its own kubeconfig."""
-    kubeconfig = layout.component_kubeconfig(component)
-    return [f"--{use}kubeconfig={kubeconfig}" for use in ("", "authentication-", "authorization-")]
+def _component(layout: Layout, pki: certs.Pki, binary: str, name: str, port: int) -> list[str]:
+    """A control-plane component's binary, the kubeconfig it reaches the apiserver with (and
+    checks its callers with), and its serving flags."""
+    kubeconfig = layout.component_kubeconfig(name)
+    return [
+        str(build.binary_path(binary)),
+        *(f"--{use}kubeconfig={kubeconfig}" for use in ("", "authentication-", "authorization-")),
+        *_serving_flags(pki, port),
+    ]
 
 
 def _serving_pair(pki: certs.Pki) -> list[str]:
@@ -145,9 +150,7 @@ def _serving_flags(pki: certs.Pki, port: int) -> list[str]:
 
 def controller_manager(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
     return [
-        str(build.binary_path("kube-controller-manager")),
-        *_client_flags(layout, "controller-manager"),
-        *_serving_flags(pki, ports.controller_manager),
+        *_component(layout, pki, "kube-controller-manager", "controller-manager", ports.controller_manager),
         f"--service-account-private-key-file={pki.service_account_key}",
         f"--root-ca-file={pki.ca.cert}",
         f"--cluster-signing-cert-file={pki.ca.cert}",
@@ -163,9 +166,7 @@ def controller_manager(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str
 
 def scheduler(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
     return [
-        str(build.binary_path("kube-scheduler")),
-        *_client_flags(layout, "scheduler"),
-        *_serving_flags(pki, ports.scheduler),
+        *_component(layout, pki, "kube-scheduler", "scheduler", ports.scheduler),
         "--leader-elect=false",
         "--profiling=false",
     ]
@@ -193,9 +194,7 @@ def kwok(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
 def metrics_server(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
     """metrics-server, serving metrics.k8s.io through the apiserver's aggregation layer."""
     return [
-        str(build.binary_path("metrics-server")),
-        *_client_flags(layout, "metrics-server"),
-        *_serving_flags(pki, ports.metrics_server),
+        *_component(layout, pki, "metrics-server", "metrics-server", ports.metrics_server),
         "--kubelet-preferred-address-types=InternalIP",
         "--kubelet-use-node-status-port",
         # KWOK's server presents the apiserver's certificate, which does not name the node.
