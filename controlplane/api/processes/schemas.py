@@ -11,8 +11,10 @@ from controlplane.api.wire import CamelRequest, Page, Request, Response
 from controlplane.domain.states import ProcessType
 from controlplane.domain.validation import ProcessDefinition
 
+# The choices of `states.IngressProtocol` and `states.JobStartPolicy` as Literals: a field must also
+# take "" (no value, for a type it does not apply to), and msgspec cannot union a str enum with a
+# str Literal. tests/unit/test_states.py keeps them equal to the enums.
 IngressProtocol = Literal["http", "grpc"]
-
 JobStartPolicy = Literal["beforeDeployment", "afterSuccessDeployment", "afterFailedDeployment"]
 
 
