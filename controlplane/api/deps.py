@@ -4,15 +4,21 @@ and every feature's service on it."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
+from litestar import Request
 from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api.applications.service import ApplicationService
+from controlplane.api.auth import Principal
 from controlplane.api.deployments.service import ReleaseService
 from controlplane.api.observing.heartbeats import HeartbeatService
 from controlplane.api.observing.service import ObservingService
 from controlplane.api.processes.service import ProcessService
+from controlplane.api.search.service import ProcessSearch
+from controlplane.api.security import principal_of
+from controlplane.api.teams.service import TeamService
 from controlplane.domain.errors import FieldError, ValidationFailed
 from controlplane.domain.settings import Settings
 from controlplane.store import db
@@ -31,24 +37,38 @@ def provide_settings(state: State) -> Settings:
     return settings
 
 
-def provide_applications(db_session: AsyncSession) -> ApplicationService:
-    return ApplicationService(db_session)
+def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
+    """The key that authenticated the request: services get its team once, at construction, and
+    see only what that team (or, for an operator key, every team) may see."""
+    return principal_of(request)
 
 
-def provide_processes(db_session: AsyncSession, settings: Settings) -> ProcessService:
-    return ProcessService(db_session, settings)
+def provide_applications(db_session: AsyncSession, settings: Settings, principal: Principal) -> ApplicationService:
+    return ApplicationService(db_session, settings, principal)
+
+
+def provide_processes(db_session: AsyncSession, settings: Settings, principal: Principal) -> ProcessService:
+    return ProcessService(db_session, settings, principal.scope)
 
 
 def provide_releases(db_session: AsyncSession, processes: ProcessService) -> ReleaseService:
     return ReleaseService(db_session, processes)
 
 
-def provide_observing(db_session: AsyncSession, settings: Settings) -> ObservingService:
-    return ObservingService(db_session, settings)
+def provide_observing(db_session: AsyncSession, settings: Settings, principal: Principal) -> ObservingService:
+    return ObservingService(db_session, settings, principal.scope)
 
 
-def provide_heartbeats(db_session: AsyncSession) -> HeartbeatService:
-    return HeartbeatService(db_session)
+def provide_heartbeats(db_session: AsyncSession, principal: Principal) -> HeartbeatService:
+    return HeartbeatService(db_session, principal.scope)
+
+
+def provide_search(db_session: AsyncSession, principal: Principal) -> ProcessSearch:
+    return ProcessSearch(db_session, principal.scope)
+
+
+def provide_teams(db_session: AsyncSession, principal: Principal) -> TeamService:
+    return TeamService(db_session, principal.scope)
 
 
 class Pagination:

@@ -76,9 +76,28 @@ class DuplicateApplication(DomainError):
     title = "An application with this name already exists"
 
 
+class DuplicateTeam(DomainError):
+    code = "duplicate_team"
+    title = "A team with this name already exists"
+
+
 class Conflict(DomainError):
     code = "conflict"
     title = "Conflict"
+
+
+class LastAdminKey(Conflict):
+    """Revoking it would leave its team without a key that can manage the team's keys."""
+
+    code = "last_admin_key"
+    title = "The last admin API key of a team cannot be revoked"
+
+
+class LastOperatorKey(Conflict):
+    """Revoking it would leave nobody able to create teams or reach every team."""
+
+    code = "last_operator_key"
+    title = "The last operator API key cannot be revoked"
 
 
 class PreconditionFailed(DomainError):
