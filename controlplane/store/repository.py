@@ -190,8 +190,8 @@ async def list_api_keys(
 
 async def get_api_key(session: AsyncSession, scope: TeamScope, key_id: str) -> models.ApiKey | None:
     row = await session.get(models.ApiKey, key_id)
-    # Operator keys belong to no team: only operators see them.
-    return row if row is not None and scope.sees(row.team_id) and (row.team_id or scope.spans_teams) else None
+    # An operator key's team is None, which no team's scope sees: only operators see them.
+    return row if row is not None and scope.sees(row.team_id) else None
 
 
 async def count_live_keys(session: AsyncSession, role: str, team_id: str | None) -> int:
