@@ -17,7 +17,8 @@ from controlplane.api.api_keys import service as api_keys
 from controlplane.domain import states
 from controlplane.domain.errors import DomainError, NotFound
 from controlplane.domain.settings import Settings, SettingsError, describe, load_settings, local_kubeconfig
-from controlplane.store import db, migrate
+from controlplane.domain.tenancy import DEFAULT_TEAM, TeamScope
+from controlplane.store import db, migrate, repository
 
 logger = logging.getLogger("procplane")
 
@@ -42,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     create = keys.add_parser("create", help="create a key and print its token once")
     create.add_argument("--name", required=True)
     create.add_argument("--role", choices=[role.value for role in states.Role], default=states.Role.ADMIN.value)
+    create.add_argument(
+        "--team", default=DEFAULT_TEAM, help=f"the key's team, by name (default: {DEFAULT_TEAM}; not for operator keys)"
+    )
     keys.add_parser("list", help="list keys (never their tokens)")
     revoke = keys.add_parser("revoke", help="revoke a key")
     revoke.add_argument("key_id")
@@ -61,15 +65,21 @@ async def _api_keys(settings: Settings, args: argparse.Namespace) -> None:
     try:
         async with db.session_factory(engine)() as session:
             if args.action == "create":
-                created = await api_keys.create(session, args.name, args.role)
+                team_id = None
+                if args.role != states.Role.OPERATOR:
+                    team = await repository.team_by_name(session, args.team)
+                    if team is None:
+                        raise NotFound(f"Team {args.team} does not exist")
+                    team_id = team.id
+                created = await api_keys.create(session, args.name, args.role, team_id)
                 print(f"token (shown once): {created.token}")
                 shown = msgspec.to_builtins(created)
                 del shown["token"]
                 _print_json(shown)
             elif args.action == "list":
-                _print_json(await api_keys.list_keys(session, 0, ALL_KEYS))
+                _print_json(await api_keys.list_keys(session, TeamScope.every(), 0, ALL_KEYS))
             else:
-                _print_json(await api_keys.revoke(session, args.key_id))
+                _print_json(await api_keys.revoke(session, TeamScope.every(), args.key_id))
     finally:
         await engine.dispose()
 

@@ -28,6 +28,7 @@ from controlplane.api.observing.controller import ObservingController
 from controlplane.api.observing.ping_controller import PING_PATH_PATTERN, HeartbeatPingController
 from controlplane.api.processes.controller import ProcessController, ProcfileController
 from controlplane.api.search.controller import NodeController, ProcessSearchController
+from controlplane.api.teams.controller import TeamController
 from controlplane.domain.naming import camel_case
 from controlplane.domain.settings import Settings
 from controlplane.store import db, migrate
@@ -54,7 +55,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
         async with factory() as session:
             await resource_types.sync_catalog(session, settings.resource_types)
             if await api_keys.bootstrap(session, settings.bootstrap_token):
-                logger.info("accepted the bootstrap token as the first admin API key")
+                logger.info("accepted the bootstrap token as the first operator API key")
         try:
             yield
         finally:
@@ -69,6 +70,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
             ReleaseController,
             ResourceTypeController,
             ApiKeyController,
+            TeamController,
             ObservingController,
             ProcessSearchController,
             NodeController,

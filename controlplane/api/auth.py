@@ -8,24 +8,39 @@ import secrets
 import msgspec
 
 from controlplane.domain import states
+from controlplane.domain.tenancy import TeamScope
 
 TOKEN_PREFIX = "pp_"  # noqa: S105 - a marker that makes leaked keys recognisable, not a secret
 
 
 class Principal(msgspec.Struct, frozen=True):
-    """Who is calling: the API key that authenticated the request."""
+    """Who is calling: the API key that authenticated the request, its role and its team (None
+    for an operator key, which spans every team)."""
 
     key_id: str
     name: str
     role: str
+    team_id: str | None
 
     @property
     def can_write(self) -> bool:
         return self.role in states.WRITE_ROLES
 
     @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
+    def manages_keys(self) -> bool:
+        return self.role in states.KEY_MANAGER_ROLES
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == states.Role.OPERATOR
+
+    @property
+    def scope(self) -> TeamScope:
+        """What this key may see: its team, or every team for an operator key."""
+        if self.team_id is None:
+            assert self.is_operator, "only operator keys have no team (a check constraint holds it)"
+            return TeamScope.every()
+        return TeamScope.one(self.team_id)
 
 
 def new_token() -> str:

@@ -17,6 +17,9 @@ from controlplane.api.deployments.service import ReleaseService
 from controlplane.api.observing.heartbeats import HeartbeatService
 from controlplane.api.observing.service import ObservingService
 from controlplane.api.processes.service import ProcessService
+from controlplane.api.search.service import ProcessSearch
+from controlplane.api.security import principal_of
+from controlplane.api.teams.service import TeamService
 from controlplane.domain.errors import FieldError, ValidationFailed
 from controlplane.domain.settings import Settings
 from controlplane.store import db
@@ -35,26 +38,38 @@ def provide_settings(state: State) -> Settings:
     return settings
 
 
-def provide_applications(db_session: AsyncSession) -> ApplicationService:
-    return ApplicationService(db_session)
+def provide_principal(request: Request[Principal, Any, Any]) -> Principal:
+    """The key that authenticated the request: services get its team once, at construction, and
+    see only what that team (or, for an operator key, every team) may see."""
+    return principal_of(request)
 
 
-def provide_processes(db_session: AsyncSession, settings: Settings) -> ProcessService:
-    return ProcessService(db_session, settings)
+def provide_applications(db_session: AsyncSession, settings: Settings, principal: Principal) -> ApplicationService:
+    return ApplicationService(db_session, settings, principal)
 
 
-def provide_releases(
-    request: Request[Principal, Any, Any], db_session: AsyncSession, processes: ProcessService
-) -> ReleaseService:
-    return ReleaseService(db_session, processes, actor=request.user.name)
+def provide_processes(db_session: AsyncSession, settings: Settings, principal: Principal) -> ProcessService:
+    return ProcessService(db_session, settings, principal.scope)
 
 
-def provide_observing(db_session: AsyncSession, settings: Settings) -> ObservingService:
-    return ObservingService(db_session, settings)
+def provide_releases(db_session: AsyncSession, processes: ProcessService, principal: Principal) -> ReleaseService:
+    return ReleaseService(db_session, processes, actor=principal.name)
 
 
-def provide_heartbeats(db_session: AsyncSession) -> HeartbeatService:
-    return HeartbeatService(db_session)
+def provide_observing(db_session: AsyncSession, settings: Settings, principal: Principal) -> ObservingService:
+    return ObservingService(db_session, settings, principal.scope)
+
+
+def provide_heartbeats(db_session: AsyncSession, principal: Principal) -> HeartbeatService:
+    return HeartbeatService(db_session, principal.scope)
+
+
+def provide_search(db_session: AsyncSession, principal: Principal) -> ProcessSearch:
+    return ProcessSearch(db_session, principal.scope)
+
+
+def provide_teams(db_session: AsyncSession, principal: Principal) -> TeamService:
+    return TeamService(db_session, principal.scope)
 
 
 class Pagination:
@@ -80,9 +95,12 @@ PROVIDERS = {
     "db_session": Provide(provide_session),
     "settings": Provide(provide_settings, sync_to_thread=False),
     "pagination": Provide(provide_pagination, sync_to_thread=False),
+    "principal": Provide(provide_principal, sync_to_thread=False),
     "applications": Provide(provide_applications, sync_to_thread=False),
     "processes": Provide(provide_processes, sync_to_thread=False),
     "releases": Provide(provide_releases, sync_to_thread=False),
     "observing": Provide(provide_observing, sync_to_thread=False),
     "heartbeats": Provide(provide_heartbeats, sync_to_thread=False),
+    "searching": Provide(provide_search, sync_to_thread=False),
+    "teams": Provide(provide_teams, sync_to_thread=False),
 }

@@ -45,5 +45,10 @@ def writers_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHan
 
 
 def admins_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    if not principal_of(connection).is_admin:
-        raise Forbidden("Only admin API keys manage API keys")
+    if not principal_of(connection).manages_keys:
+        raise Forbidden("Only admin and operator API keys manage API keys")
+
+
+def operators_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if not principal_of(connection).is_operator:
+        raise Forbidden("Only operator API keys manage teams")

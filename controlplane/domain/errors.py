@@ -70,7 +70,18 @@ class DuplicateApplication(
 ): ...
 
 
+class DuplicateTeam(DomainError, code="duplicate_team", title="A team with this name already exists"): ...
+
+
 class Conflict(DomainError, code="conflict", title="Conflict"): ...
+
+
+class LastAdminKey(Conflict, code="last_admin_key", title="The last admin API key of a team cannot be revoked"):
+    """Revoking it would leave its team without a key that can manage the team's keys."""
+
+
+class LastOperatorKey(Conflict, code="last_operator_key", title="The last operator API key cannot be revoked"):
+    """Revoking it would leave nobody able to create teams or reach every team."""
 
 
 class PreconditionFailed(DomainError, code="precondition_failed", title="The resource changed since it was read"): ...

@@ -40,6 +40,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str
     bootstrap_token: str | None = None
     max_processes_per_application: int = 20
+    max_applications_per_team: int = 100
     max_instances_per_process: int = 50
     resource_types: tuple[ResourceTypeSetting, ...] = DEFAULT_RESOURCE_TYPES
     default_resource_type: str = "s1"
@@ -121,6 +122,7 @@ def load_settings() -> Settings:
         database_url=normalize_database_url(os.environ.get("PROCPLANE_DATABASE_URL") or default_database_url()),
         bootstrap_token=os.environ.get("PROCPLANE_BOOTSTRAP_TOKEN") or None,
         max_processes_per_application=_positive_int("PROCPLANE_MAX_PROCESSES_PER_APPLICATION", 20),
+        max_applications_per_team=_positive_int("PROCPLANE_MAX_APPLICATIONS_PER_TEAM", 100),
         max_instances_per_process=_positive_int("PROCPLANE_MAX_INSTANCES_PER_PROCESS", 50),
         resource_types=resource_types,
         default_resource_type=default_type,

@@ -27,12 +27,18 @@ class JobStartPolicy(StrEnum):
 
 
 class Role(StrEnum):
+    """What an API key may do. Admin, deployer and viewer keys belong to one team; an operator
+    key belongs to none and spans every team (the platform's own key, e.g. the bootstrap token)."""
+
     ADMIN = "admin"
     DEPLOYER = "deployer"
     VIEWER = "viewer"
+    OPERATOR = "operator"
 
 
-WRITE_ROLES = frozenset({Role.ADMIN, Role.DEPLOYER})
+WRITE_ROLES = frozenset({Role.ADMIN, Role.DEPLOYER, Role.OPERATOR})
+# The roles that manage API keys: an admin those of its team, an operator every key.
+KEY_MANAGER_ROLES = frozenset({Role.ADMIN, Role.OPERATOR})
 
 
 class ProcessStatus(StrEnum):

@@ -27,6 +27,7 @@ APP_NAME_MAX = 30
 KEY_MAX = 64
 DISPLAY_NAME_MAX = 255
 API_KEY_NAME_MAX = 100
+TEAM_NAME_MAX = 63
 OBJECT_NAME_MAX = 63
 MAX_INSTANCES = 50
 CONFIG_VAR_VALUE_MAX = 32 * 1024
@@ -141,6 +142,20 @@ def application_name_errors(name: str) -> list[FieldError]:
 def display_name_errors(display_name: str) -> list[FieldError]:
     errors: list[FieldError] = []
     _length(errors, "display_name", display_name, 1, DISPLAY_NAME_MAX)
+    return errors
+
+
+def team_name_errors(name: str) -> list[FieldError]:
+    errors: list[FieldError] = []
+    _length(errors, "name", name, 1, TEAM_NAME_MAX)
+    if name and not DNS_LABEL.match(name):
+        errors.append(
+            FieldError(
+                "name",
+                "invalid_format",
+                "must be lowercase letters, digits and '-', starting and ending alphanumeric",
+            )
+        )
     return errors
 
 

@@ -36,10 +36,29 @@ class ResourceType(SQLModel, table=True):
     active: bool = True
 
 
+class Team(SQLModel, table=True):
+    """Who owns applications and API keys: a key sees its own team's resources only."""
+
+    __tablename__ = "teams"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    name: str = Field(max_length=63, unique=True)
+    created_at: datetime = _timestamp()
+
+
+def _team_fk(*, nullable: bool) -> Any:
+    # No cascade: a team is never deleted out from under its applications and keys.
+    return Field(
+        default=None if nullable else ...,
+        sa_column=sa.Column(sa.String(36), sa.ForeignKey("teams.id"), nullable=nullable, index=True),
+    )
+
+
 class Application(SQLModel, table=True):
     __tablename__ = "applications"
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    team_id: str = _team_fk(nullable=False)
     name: str = Field(max_length=30, unique=True)
     display_name: str = Field(max_length=255)
     namespace: str = Field(max_length=63, unique=True)
@@ -102,10 +121,19 @@ class Process(SQLModel, table=True):
     updated_at: datetime = _timestamp()
 
 
+# An operator key belongs to no team; every other key to exactly one.
+OPERATOR_KEY_HAS_NO_TEAM = sa.text(
+    f"(role = '{states.Role.OPERATOR.value}' AND team_id IS NULL)"
+    f" OR (role <> '{states.Role.OPERATOR.value}' AND team_id IS NOT NULL)"
+)
+
+
 class ApiKey(SQLModel, table=True):
     __tablename__ = "api_keys"
+    __table_args__ = (sa.CheckConstraint(OPERATOR_KEY_HAS_NO_TEAM, name="ck_api_keys_operator_has_no_team"),)
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    team_id: str | None = _team_fk(nullable=True)
     name: str = Field(max_length=100)
     role: str = Field(max_length=16)
     token_prefix: str = Field(max_length=16)

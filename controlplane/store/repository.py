@@ -14,6 +14,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from controlplane.domain import states
 from controlplane.domain.observed import Condition, ObservedStatus
+from controlplane.domain.tenancy import TeamScope
 from controlplane.store import models
 
 Row = TypeVar("Row")
@@ -28,7 +29,13 @@ async def page(session: AsyncSession, query: SelectOfScalar[Row], offset: int, l
 
 
 async def get_application(session: AsyncSession, app_id: str) -> models.Application | None:
+    """Any team's application: for the reconciler and the operator's command line."""
     return await session.get(models.Application, app_id)
+
+
+async def visible_application(session: AsyncSession, scope: TeamScope, app_id: str) -> models.Application | None:
+    app = await session.get(models.Application, app_id)
+    return app if app is not None and scope.sees(app.team_id) else None
 
 
 async def application_by_name(session: AsyncSession, name: str) -> models.Application | None:
@@ -36,9 +43,66 @@ async def application_by_name(session: AsyncSession, name: str) -> models.Applic
     return result.scalars().first()
 
 
-async def list_applications(session: AsyncSession, offset: int, limit: int) -> tuple[Sequence[models.Application], int]:
+async def list_applications(
+    session: AsyncSession, scope: TeamScope, offset: int, limit: int
+) -> tuple[Sequence[models.Application], int]:
     query = select(models.Application).order_by(col(models.Application.created_at), col(models.Application.id))
+    if not scope.spans_teams:
+        query = query.where(models.Application.team_id == scope.team_id)
     return await page(session, query, offset, limit)
+
+
+async def count_applications(session: AsyncSession, team_id: str) -> int:
+    total = await session.scalar(
+        sa.select(sa.func.count()).select_from(models.Application).where(col(models.Application.team_id) == team_id)
+    )
+    return int(total or 0)
+
+
+# ---- teams ----
+
+
+async def get_team(session: AsyncSession, team_id: str) -> models.Team | None:
+    return await session.get(models.Team, team_id)
+
+
+async def team_by_name(session: AsyncSession, name: str) -> models.Team | None:
+    result = await session.execute(select(models.Team).where(models.Team.name == name))
+    return result.scalars().first()
+
+
+async def list_teams(session: AsyncSession, offset: int, limit: int) -> tuple[Sequence[models.Team], int]:
+    query = select(models.Team).order_by(col(models.Team.created_at), col(models.Team.id))
+    return await page(session, query, offset, limit)
+
+
+async def lock_team(session: AsyncSession, team_id: str) -> bool:
+    """Hold the team's row until the transaction ends, so counting what the team has and adding
+    to it is one step under concurrent requests. False if there is no such team.
+
+    PostgreSQL locks the row (`SELECT ... FOR UPDATE`); SQLite has no row locks, so a no-op
+    UPDATE of the row takes the database's write lock, which the next writer waits for. Call it
+    before reading what it protects: on SQLite, a transaction that read first and then wants the
+    write lock can be refused instead of waiting."""
+    if session.get_bind().dialect.name == "postgresql":
+        locked = await session.scalar(
+            sa.select(col(models.Team.id)).where(col(models.Team.id) == team_id).with_for_update()
+        )
+        return locked is not None
+    result = await session.execute(
+        sa.update(models.Team).where(col(models.Team.id) == team_id).values(id=col(models.Team.id))
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+async def lock_operator_keys(session: AsyncSession) -> None:
+    """Like `lock_team`, for the keys that belong to no team: counting the operator keys left and
+    revoking one is one step."""
+    operator = col(models.ApiKey.role) == states.Role.OPERATOR
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(sa.select(col(models.ApiKey.id)).where(operator).with_for_update())
+    else:
+        await session.execute(sa.update(models.ApiKey).where(operator).values(id=col(models.ApiKey.id)))
 
 
 async def config_vars(session: AsyncSession, app_id: str) -> dict[str, str]:
@@ -115,13 +179,34 @@ async def api_key_by_hash(session: AsyncSession, digest: str) -> models.ApiKey |
     return result.scalars().first()
 
 
-async def list_api_keys(session: AsyncSession, offset: int, limit: int) -> tuple[Sequence[models.ApiKey], int]:
+async def list_api_keys(
+    session: AsyncSession, scope: TeamScope, offset: int, limit: int
+) -> tuple[Sequence[models.ApiKey], int]:
     query = select(models.ApiKey).order_by(col(models.ApiKey.created_at), col(models.ApiKey.id))
+    if not scope.spans_teams:
+        query = query.where(models.ApiKey.team_id == scope.team_id)
     return await page(session, query, offset, limit)
 
 
-async def get_api_key(session: AsyncSession, key_id: str) -> models.ApiKey | None:
-    return await session.get(models.ApiKey, key_id)
+async def get_api_key(session: AsyncSession, scope: TeamScope, key_id: str) -> models.ApiKey | None:
+    row = await session.get(models.ApiKey, key_id)
+    # An operator key's team is None, which no team's scope sees: only operators see them.
+    return row if row is not None and scope.sees(row.team_id) else None
+
+
+async def count_live_keys(session: AsyncSession, role: str, team_id: str | None) -> int:
+    """The unrevoked keys of a role in a team (operator keys: team None)."""
+    team = col(models.ApiKey.team_id)
+    total = await session.scalar(
+        sa.select(sa.func.count())
+        .select_from(models.ApiKey)
+        .where(
+            col(models.ApiKey.role) == role,
+            team.is_(None) if team_id is None else team == team_id,
+            col(models.ApiKey.revoked_at).is_(None),
+        )
+    )
+    return int(total or 0)
 
 
 async def count_api_keys(session: AsyncSession) -> int:
@@ -164,12 +249,18 @@ async def get_instance(session: AsyncSession, process_id: str, name: str) -> mod
     return await session.get(models.ProcessInstance, (process_id, name))
 
 
-async def instances_on(session: AsyncSession, nodes: Sequence[str]) -> Sequence[models.ProcessInstance]:
-    result = await session.execute(
+async def instances_on(
+    session: AsyncSession, scope: TeamScope, nodes: Sequence[str]
+) -> Sequence[models.ProcessInstance]:
+    query = (
         select(models.ProcessInstance)
         .where(col(models.ProcessInstance.node).in_(list(nodes)))
         .order_by(col(models.ProcessInstance.node), col(models.ProcessInstance.name))
     )
+    if not scope.spans_teams:
+        team_apps = sa.select(col(models.Application.id)).where(col(models.Application.team_id) == scope.team_id)
+        query = query.where(col(models.ProcessInstance.app_id).in_(team_apps))
+    result = await session.execute(query)
     return result.scalars().all()
 
 
@@ -245,12 +336,14 @@ class SearchFilter:
     def __init__(
         self,
         *,
+        scope: TeamScope,
         search: str | None = None,
         tags: Sequence[tuple[str, str]] = (),
         window: tuple[datetime, datetime] | None = None,
         after: tuple[datetime, str] | None = None,
         limit: int = 25,
     ) -> None:
+        self.scope = scope
         self.search = search
         self.tags = tags
         self.window = window
@@ -268,6 +361,8 @@ async def search_processes(
         .join(models.ResourceType, col(models.ResourceType.id) == col(models.Process.resource_type_id))
         .outerjoin(models.ProcessStatus, col(models.ProcessStatus.process_id) == col(models.Process.id))
     )
+    if not criteria.scope.spans_teams:
+        query = query.where(col(models.Application.team_id) == criteria.scope.team_id)
     if criteria.search:
         needle = criteria.search.lower()
         query = query.where(

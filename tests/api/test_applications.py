@@ -35,7 +35,7 @@ def test_create_and_get(api: Api) -> None:
     )
     assert response.status_code == 201, response.text
     created = response.json()
-    assert set(created) == {"id", "name", "display_name", "namespace", "image", "created_at", "updated_at"}
+    assert set(created) == {"id", "team_id", "name", "display_name", "namespace", "image", "created_at", "updated_at"}
     assert (created["name"], created["display_name"], created["image"]) == (
         "shop",
         "The Shop",

@@ -170,7 +170,7 @@ def test_a_created_token_is_shown_once_and_works(api: Api) -> None:
     key = created
     assert token.startswith("pp_")
     assert len(token) >= 40
-    assert set(key) == {"id", "name", "role", "prefix", "created_at", "last_used_at", "revoked_at"}
+    assert set(key) == {"id", "name", "role", "team_id", "prefix", "created_at", "last_used_at", "revoked_at"}
     assert (key["name"], key["role"], key["prefix"], key["revoked_at"]) == ("ci", "deployer", token[:10], None)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", key["created_at"])
     assert api.as_key(token).get("/v1/applications").status_code == 200
@@ -186,6 +186,7 @@ def test_a_created_token_is_shown_once_and_works(api: Api) -> None:
 
 
 def test_revoke(api: Api) -> None:
+    new_key(api, "admin", "keeps the team managed")  # the last admin of a team cannot be revoked
     created = new_key(api, "admin", "ops")
     ops = api.as_key(created["token"])
     assert ops.get("/v1/api-keys").status_code == 200
@@ -202,10 +203,10 @@ def test_revoke(api: Api) -> None:
 
 
 def test_an_admin_may_revoke_its_own_key(api: Api) -> None:
-    other = new_key(api, "admin", "second admin")
-    bootstrap = next(k for k in api.get("/v1/api-keys").json()["data"] if k["name"] == "bootstrap")
-    assert api.post(f"/v1/api-keys/{bootstrap['id']}/revoke").status_code == 200
-    assert_problem(api.get("/v1/applications"), 401, "unauthorized")
+    first, other = new_key(api, "admin", "first admin"), new_key(api, "admin", "second admin")
+    admin = api.as_key(first["token"])
+    assert admin.post(f"/v1/api-keys/{first['id']}/revoke").status_code == 200
+    assert_problem(admin.get("/v1/applications"), 401, "unauthorized")
     assert api.as_key(other["token"]).get("/v1/api-keys").status_code == 200
 
 
@@ -269,9 +270,9 @@ def test_bootstrap_token_is_accepted_only_on_first_start(database_url: str) -> N
     with make_client(settings) as client:
         api = Api(client)
         assert api.get("/v1/applications").status_code == 200
-        successor = new_key(api, "admin", "successor")["token"]
+        successor = new_key(api, "operator", "successor")["token"]
         bootstrap = next(k for k in api.get("/v1/api-keys").json()["data"] if k["name"] == "bootstrap")
-        assert bootstrap["role"] == "admin"
+        assert (bootstrap["role"], bootstrap["team_id"]) == ("operator", None)
         assert api.post(f"/v1/api-keys/{bootstrap['id']}/revoke").status_code == 200
     # Restarted with the same environment: the revoked bootstrap token stays revoked.
     with make_client(settings) as client:

@@ -123,6 +123,7 @@ def test_postgresql_splits_api_and_reconciler() -> None:
     assert api_env["PROCPLANE_DEFAULT_RESOURCE_TYPE"] == "small"
     assert api_env["PROCPLANE_MAX_PROCESSES_PER_APPLICATION"] == "5"
     assert api_env["PROCPLANE_MAX_INSTANCES_PER_PROCESS"] == "10"
+    assert api_env["PROCPLANE_MAX_APPLICATIONS_PER_TEAM"] == "30"
     assert reconciler_env["PROCPLANE_INGRESS_CLASS"] == "nginx"
     assert reconciler_env["PROCPLANE_INGRESS_DOMAIN"] == "apps.example.com"
     assert by_kind(objects, "PersistentVolumeClaim") == []
@@ -234,7 +235,7 @@ def test_notes_tell_how_to_reach_the_api_and_get_a_key() -> None:
     ingress = helm("install", "pp", str(CHART), "--dry-run=client", *values_args("ingress")).stdout
     assert "export PROCPLANE_API=https://procplane.example.com" in ingress
     keyless = helm("install", "pp", str(CHART), "--dry-run=client", "--set", "bootstrapToken.generate=false").stdout
-    assert "procplane api-keys create --name admin --role admin" in keyless
+    assert "procplane api-keys create --name operator --role operator" in keyless
 
 
 REFUSED = [

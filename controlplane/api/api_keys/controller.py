@@ -1,4 +1,4 @@
-"""HTTP surface of API keys (admins only)."""
+"""HTTP surface of API keys: admins manage their team's keys, operators every key."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api.api_keys import service as api_keys
 from controlplane.api.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
+from controlplane.api.auth import Principal
 from controlplane.api.deps import Pagination
 from controlplane.api.security import admins_only
 
@@ -17,13 +18,14 @@ class ApiKeyController(Controller):
     guards = [admins_only]
 
     @get("/", summary="List API keys (never their secrets)")
-    async def list_api_keys(self, db_session: AsyncSession, pagination: Pagination) -> ApiKeyList:
-        return await api_keys.list_keys(db_session, pagination.offset, pagination.limit)
+    async def list_api_keys(self, db_session: AsyncSession, principal: Principal, pagination: Pagination) -> ApiKeyList:
+        return await api_keys.list_keys(db_session, principal.scope, pagination.offset, pagination.limit)
 
     @post("/", summary="Create an API key; the token is shown only in this response")
-    async def create_api_key(self, db_session: AsyncSession, data: ApiKeyCreate) -> ApiKeyCreated:
-        return await api_keys.create(db_session, data.name, data.role)
+    async def create_api_key(self, db_session: AsyncSession, principal: Principal, data: ApiKeyCreate) -> ApiKeyCreated:
+        return await api_keys.issue(db_session, principal, data)
 
-    @post("/{key_id:str}/revoke", summary="Revoke an API key", status_code=200)
-    async def revoke_api_key(self, db_session: AsyncSession, key_id: str) -> ApiKeyOut:
-        return await api_keys.revoke(db_session, key_id)
+    @post("/{key_id:str}/revoke", summary="Revoke an API key (not the last admin of a team, nor the last operator)",
+          status_code=200)  # fmt: skip
+    async def revoke_api_key(self, db_session: AsyncSession, principal: Principal, key_id: str) -> ApiKeyOut:
+        return await api_keys.revoke(db_session, principal.scope, key_id)

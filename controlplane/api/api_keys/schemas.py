@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from msgspec import UNSET, UnsetType
+
 from controlplane.api.wire import Page, Request, Response
 from controlplane.domain.states import Role
 
@@ -9,12 +11,15 @@ from controlplane.domain.states import Role
 class ApiKeyCreate(Request, kw_only=True):
     name: str
     role: Role
+    # Operator keys only: the team of the new key (an admin's keys land in its own team).
+    team_id: str | UnsetType = UNSET
 
 
 class ApiKeyOut(Response):
     id: str
     name: str
     role: str
+    team_id: str | None  # None for an operator key
     prefix: str
     created_at: str
     last_used_at: str | None

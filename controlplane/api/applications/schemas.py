@@ -11,6 +11,9 @@ class ApplicationCreate(Request, kw_only=True):
     name: str
     display_name: str | UnsetType = UNSET
     image: str | UnsetType | None = UNSET
+    # An operator's application lands in this team (the default team when left out); a team
+    # key's always lands in the key's team.
+    team_id: str | UnsetType = UNSET
 
 
 class ApplicationUpdate(Request, kw_only=True):
@@ -27,6 +30,7 @@ class ConfigVarsUpdate(Request):
 
 class ApplicationOut(Response):
     id: str
+    team_id: str
     name: str
     display_name: str
     namespace: str

@@ -17,8 +17,11 @@ from controlplane.api.applications.schemas import (
     ConfigVarKeys,
     ConfigVarsUpdate,
 )
+from controlplane.api.auth import Principal
+from controlplane.api.teams.service import default_team_id, visible_team
 from controlplane.domain import clock, validation
-from controlplane.domain.errors import DuplicateApplication, FieldError, ValidationFailed
+from controlplane.domain.errors import DuplicateApplication, FieldError, NotFound, PlanLimitReached, ValidationFailed
+from controlplane.domain.settings import Settings
 from controlplane.store import changes, lookup, models, repository
 
 NAMESPACE_SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
@@ -29,14 +32,17 @@ def new_namespace(name: str) -> str:
 
 
 class ApplicationService:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, settings: Settings, caller: Principal) -> None:
         self.session = session
+        self.settings = settings
+        self.caller = caller
+        self.scope = caller.scope
 
     async def require(self, app_id: str) -> models.Application:
-        return await lookup.application(self.session, app_id)
+        return await lookup.application(self.session, self.scope, app_id)
 
     async def list(self, offset: int, limit: int) -> ApplicationList:
-        rows, total = await repository.list_applications(self.session, offset, limit)
+        rows, total = await repository.list_applications(self.session, self.scope, offset, limit)
         return ApplicationList(data=[presenter.application(a) for a in rows], total=total, offset=offset, limit=limit)
 
     async def create(self, data: ApplicationCreate) -> models.Application:
@@ -48,10 +54,22 @@ class ApplicationService:
         errors += validation.image_errors(image)
         if errors:
             raise ValidationFailed(errors)
+        team_id = await self._team_of_new(data)
+        # Names are global (they name namespaces): a name another team took is refused the same
+        # way, which says no more than that the name is taken.
         if await repository.application_by_name(self.session, data.name) is not None:
             raise DuplicateApplication(f"An application named '{data.name}' already exists", field="name")
+        # Locked before counting, so parallel creates never take the team past its limit.
+        if not await repository.lock_team(self.session, team_id):
+            raise NotFound(f"Team {team_id} does not exist")
+        limit = self.settings.max_applications_per_team
+        if await repository.count_applications(self.session, team_id) >= limit:
+            raise PlanLimitReached(
+                f"A team may have at most {limit} applications on this plan", scope="per_team", limit=limit
+            )
         now = clock.utcnow()
         app = models.Application(
+            team_id=team_id,
             name=data.name,
             display_name=display_name,
             namespace=new_namespace(data.name),
@@ -67,6 +85,15 @@ class ApplicationService:
         await changes.announce(self.session, app.id)
         await self.session.commit()
         return app
+
+    async def _team_of_new(self, data: ApplicationCreate) -> str:
+        """A team key's application lands in its team: naming another team is answered as if that
+        team did not exist. An operator's lands in the team it names, or the default team."""
+        if data.team_id is not UNSET:
+            return (await visible_team(self.session, self.scope, data.team_id)).id
+        if self.caller.team_id is not None:
+            return self.caller.team_id
+        return await default_team_id(self.session)
 
     async def update(self, app_id: str, data: ApplicationUpdate) -> models.Application:
         app = await self.require(app_id)

@@ -17,22 +17,30 @@ from controlplane.api.observing.schemas import HeartbeatOut, HeartbeatUpdate
 from controlplane.domain import observed, states
 from controlplane.domain.clock import utcnow
 from controlplane.domain.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from controlplane.domain.tenancy import TeamScope
 from controlplane.store import lookup, models, repository
 
 
+async def _heartbeat_of(
+    session: AsyncSession, scope: TeamScope, app_id: str, process_id: str
+) -> models.ProcessHeartbeat:
+    row = await lookup.process(session, scope, app_id, process_id)
+    beat = await repository.heartbeat_of(session, row.id)
+    if beat is None:
+        raise NotFound(f"Process {process_id} has no heartbeat; PUT one with an interval first")
+    return beat
+
+
 class HeartbeatService:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, scope: TeamScope) -> None:
         self.session = session
+        self.scope = scope
 
     async def _process(self, app_id: str, process_id: str) -> models.Process:
-        return await lookup.process(self.session, app_id, process_id)
+        return await lookup.process(self.session, self.scope, app_id, process_id)
 
     async def _heartbeat(self, app_id: str, process_id: str) -> models.ProcessHeartbeat:
-        row = await self._process(app_id, process_id)
-        beat = await repository.heartbeat_of(self.session, row.id)
-        if beat is None:
-            raise NotFound(f"Process {process_id} has no heartbeat; PUT one with an interval first")
-        return beat
+        return await _heartbeat_of(self.session, self.scope, app_id, process_id)
 
     async def get(self, app_id: str, process_id: str) -> HeartbeatOut:
         beat = await self._heartbeat(app_id, process_id)
@@ -76,24 +84,27 @@ class HeartbeatService:
         await self.session.delete(beat)
         await self.session.commit()
 
-    async def ping(self, app_id: str, process_id: str, bearer: str | None) -> HeartbeatOut:
-        if bearer is None:
-            raise Unauthorized("Send the process's heartbeat token as 'Authorization: Bearer <token>'")
-        if not bearer.startswith(observed.HEARTBEAT_TOKEN_PREFIX):
-            principal = await api_keys.authenticate(self.session, bearer)
-            if not principal.can_write:
-                raise Forbidden("This API key is read-only (role viewer)")
-            beat = await self._heartbeat(app_id, process_id)
-        else:
-            row = await repository.get_process(self.session, app_id, process_id)
-            found = await repository.heartbeat_of(self.session, row.id) if row is not None else None
-            # One answer for every token that does not fit this process: no probing for ids.
-            if found is None or not hmac.compare_digest(found.token_hash, auth.token_hash(bearer)):
-                raise Unauthorized("The heartbeat token is not this process's")
-            beat = found
-        now = utcnow()
-        beat.status = observed.status_after_ping(beat.status, beat.next_heartbeat_at, now)
-        beat.last_heartbeat_at = now
-        beat.next_heartbeat_at = now + timedelta(seconds=beat.interval_seconds)
-        await self.session.commit()
-        return presenter.heartbeat(beat, now)
+
+async def ping(session: AsyncSession, app_id: str, process_id: str, bearer: str | None) -> HeartbeatOut:
+    """A ping, authenticated by the process's own heartbeat token (whichever team it is of), or by
+    a writer's API key, which reaches only its team's processes."""
+    if bearer is None:
+        raise Unauthorized("Send the process's heartbeat token as 'Authorization: Bearer <token>'")
+    if not bearer.startswith(observed.HEARTBEAT_TOKEN_PREFIX):
+        principal = await api_keys.authenticate(session, bearer)
+        if not principal.can_write:
+            raise Forbidden("This API key is read-only (role viewer)")
+        beat = await _heartbeat_of(session, principal.scope, app_id, process_id)
+    else:
+        row = await repository.get_process(session, app_id, process_id)
+        found = await repository.heartbeat_of(session, row.id) if row is not None else None
+        # One answer for every token that does not fit this process: no probing for ids.
+        if found is None or not hmac.compare_digest(found.token_hash, auth.token_hash(bearer)):
+            raise Unauthorized("The heartbeat token is not this process's")
+        beat = found
+    now = utcnow()
+    beat.status = observed.status_after_ping(beat.status, beat.next_heartbeat_at, now)
+    beat.last_heartbeat_at = now
+    beat.next_heartbeat_at = now + timedelta(seconds=beat.interval_seconds)
+    await session.commit()
+    return presenter.heartbeat(beat, now)

@@ -10,7 +10,7 @@ from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api import auth
-from controlplane.api.observing.heartbeats import HeartbeatService
+from controlplane.api.observing import heartbeats
 from controlplane.api.observing.schemas import HeartbeatOut
 
 PING_PATH_PATTERN = r"^/v1/applications/[^/]+/processes/[^/]+/actions/ping$"
@@ -27,4 +27,4 @@ class HeartbeatPingController(Controller):
         self, request: Request[Any, Any, Any], db_session: AsyncSession, app_id: str, process_id: str
     ) -> HeartbeatOut:
         token = auth.bearer_token(request.headers.get("authorization"))
-        return await HeartbeatService(db_session).ping(app_id, process_id, token)
+        return await heartbeats.ping(db_session, app_id, process_id, token)

@@ -23,6 +23,7 @@ from controlplane.domain import naming, observed
 from controlplane.domain.clock import utcnow
 from controlplane.domain.errors import FieldError, NotFound, ValidationFailed
 from controlplane.domain.settings import Settings
+from controlplane.domain.tenancy import TeamScope
 from controlplane.store import lookup, models, repository
 
 RECENT_SAMPLES = 100
@@ -33,12 +34,13 @@ DEFAULT_METRIC_SPAN = timedelta(hours=1)
 
 
 class ObservingService:
-    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+    def __init__(self, session: AsyncSession, settings: Settings, scope: TeamScope) -> None:
         self.session = session
         self.settings = settings
+        self.scope = scope
 
     async def process(self, app_id: str, process_id: str) -> models.Process:
-        return await lookup.process(self.session, app_id, process_id)
+        return await lookup.process(self.session, self.scope, app_id, process_id)
 
     async def instances(self, app_id: str, process_id: str, offset: int, limit: int) -> InstanceList:
         row = await self.process(app_id, process_id)

@@ -33,6 +33,7 @@ from controlplane.domain.errors import (
     ValidationFailed,
 )
 from controlplane.domain.settings import Settings
+from controlplane.domain.tenancy import TeamScope
 from controlplane.domain.validation import ProcessDraft
 from controlplane.store import changes, lookup, models, repository
 
@@ -58,15 +59,16 @@ def if_match_holds(header: str | None, process: models.Process) -> bool:
 
 
 class ProcessService:
-    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+    def __init__(self, session: AsyncSession, settings: Settings, scope: TeamScope) -> None:
         self.session = session
         self.settings = settings
+        self.scope = scope
 
     async def application(self, app_id: str) -> models.Application:
-        return await lookup.application(self.session, app_id)
+        return await lookup.application(self.session, self.scope, app_id)
 
     async def _process(self, app_id: str, process_id: str) -> models.Process:
-        return await lookup.process(self.session, app_id, process_id)
+        return await lookup.process(self.session, self.scope, app_id, process_id)
 
     async def present_all(self, app: models.Application, rows: Sequence[models.Process]) -> list[ProcessOut]:
         readings, now = await repository.readings_of(self.session, rows), clock.utcnow()

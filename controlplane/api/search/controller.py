@@ -6,7 +6,6 @@ from typing import Annotated
 
 from litestar import Controller, get
 from litestar.params import QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api.search.schemas import NodeInstancesResult, ProcessSearchResult
 from controlplane.api.search.service import DEFAULT_PAGE, ProcessSearch
@@ -20,7 +19,7 @@ class ProcessSearchController(Controller):
     @get("/", summary="Every process the key may see, by search text, tags and time window, in cursor pages")
     async def search_processes(
         self,
-        db_session: AsyncSession,
+        searching: ProcessSearch,
         search: str | None = None,
         tags: str | None = None,
         from_: Annotated[str | None, QueryParameter(name="from", required=False)] = None,
@@ -28,7 +27,7 @@ class ProcessSearchController(Controller):
         page_limit: Annotated[int, QueryParameter(name="page[limit]", required=False)] = DEFAULT_PAGE,
         page_cursor: Annotated[str | None, QueryParameter(name="page[cursor]", required=False)] = None,
     ) -> ProcessSearchResult:
-        return await ProcessSearch(db_session).search(
+        return await searching.search(
             search=search, tags=tags, raw_from=from_, raw_to=to, limit=page_limit, cursor=page_cursor
         )
 
@@ -43,8 +42,8 @@ class NodeController(Controller):
         summary="GET /v1/nodes/{node}/instances: instances on a node, on every node (_all), on one that runs "
         "any (_any), or on the nodes with a label (key:value)",
     )
-    async def list_node_instances(self, db_session: AsyncSession, route: str) -> NodeInstancesResult:
+    async def list_node_instances(self, searching: ProcessSearch, route: str) -> NodeInstancesResult:
         node, sep, rest = route.strip("/").rpartition("/")
         if not sep or rest != "instances" or not node:
             raise NotFound(f"No route /v1/nodes{route}")
-        return await ProcessSearch(db_session).node_instances(node)
+        return await searching.node_instances(node)

@@ -19,6 +19,7 @@ from controlplane.api.search.schemas import (
 from controlplane.api.wire import from_row
 from controlplane.domain import clock, naming, observed
 from controlplane.domain.errors import FieldError, NotFound, ValidationFailed
+from controlplane.domain.tenancy import TeamScope
 from controlplane.store import models, repository
 
 MAX_PAGE = 100
@@ -55,8 +56,11 @@ def tags_of(
 
 
 class ProcessSearch:
-    def __init__(self, session: AsyncSession) -> None:
+    """Across applications, but only those of the caller's team (every team's for an operator)."""
+
+    def __init__(self, session: AsyncSession, scope: TeamScope) -> None:
         self.session = session
+        self.scope = scope
 
     async def search(
         self,
@@ -91,7 +95,7 @@ class ProcessSearch:
         assert not isinstance(parsed_tags, FieldError)
         assert not isinstance(after, FieldError)
         criteria = repository.SearchFilter(
-            search=search or None, tags=parsed_tags, window=window, after=after, limit=limit + 1
+            scope=self.scope, search=search or None, tags=parsed_tags, window=window, after=after, limit=limit + 1
         )
         rows = await repository.search_processes(self.session, criteria)
         page, more = rows[:limit], len(rows) > limit
@@ -120,7 +124,8 @@ class ProcessSearch:
 
     async def node_instances(self, node: str) -> NodeInstancesResult:
         """`node` is a node name, `_all` (every node), `_any` (one node that runs an instance) or a
-        `key:value` label selector."""
+        `key:value` label selector. Nodes are the cluster's, shared by every team; the instances
+        listed on them are the caller's team's only."""
         nodes = list(await repository.cluster_nodes(self.session))
         if node in (ALL_NODES, ANY_NODE):
             chosen = nodes
@@ -133,7 +138,7 @@ class ProcessSearch:
             chosen = [n for n in nodes if n.name == node]
             if not chosen:
                 raise NotFound(f"Node {node} is not known (the observer lists the cluster's nodes)")
-        rows = await repository.instances_on(self.session, [n.name for n in chosen])
+        rows = await repository.instances_on(self.session, self.scope, [n.name for n in chosen])
         by_node: dict[str, list[InstanceOut]] = {}
         for row in rows:
             by_node.setdefault(row.node or "", []).append(observing_presenter.instance(row))

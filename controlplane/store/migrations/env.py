@@ -15,6 +15,12 @@ from controlplane.store import (
 
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        # Batch mode changes a table by copying it, dropping the old one and renaming the copy:
+        # with foreign keys enforced, that drop would cascade into every table referencing it
+        # (dropping `applications` would delete every process). The pragma only takes effect
+        # outside a transaction, so it comes first.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=SQLModel.metadata,

@@ -166,6 +166,8 @@ seccompProfile:
   value: {{ .Values.planLimits.maxProcessesPerApplication | quote }}
 - name: PROCPLANE_MAX_INSTANCES_PER_PROCESS
   value: {{ .Values.planLimits.maxInstancesPerProcess | quote }}
+- name: PROCPLANE_MAX_APPLICATIONS_PER_TEAM
+  value: {{ .Values.planLimits.maxApplicationsPerTeam | quote }}
 - name: PROCPLANE_CLUSTER_DOMAIN
   value: {{ .Values.applications.clusterDomain | quote }}
 {{- with .Values.applications.ingressClass }}
