@@ -43,8 +43,8 @@ def provide_releases(db_session: AsyncSession, processes: ProcessService) -> Rel
     return ReleaseService(db_session, processes)
 
 
-def provide_observing(db_session: AsyncSession, settings: Settings) -> ObservingService:
-    return ObservingService(db_session, settings)
+def provide_observing(db_session: AsyncSession, settings: Settings, state: State) -> ObservingService:
+    return ObservingService(db_session, settings, state.webhook_resolver)
 
 
 def provide_heartbeats(db_session: AsyncSession) -> HeartbeatService:
