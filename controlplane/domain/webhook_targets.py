@@ -190,7 +190,7 @@ def parse(url: str) -> Target:
         raise _invalid("the port must be between 1 and 65535")
     port = port or DEFAULT_PORTS[scheme]
     host = parts.hostname
-    if "[" in parts.netloc:  # urlsplit has checked that a bracketed host is an IPv6 address
+    if "[" in parts.netloc:  # a bracketed host must be an IPv6 address
         try:
             address = ipaddress.ip_address(host)
         except ValueError:  # an IPvFuture literal, `[v1.x]`

@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import logging
+import ssl
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -76,11 +77,14 @@ class Outcome(msgspec.Struct, frozen=True):
     final: bool = False
 
 
-def client(timeout: float) -> httpx.AsyncClient:
-    """The HTTP client deliveries go out with. It keeps no connection for reuse: each delivery
-    connects to the address it has just checked, and its TLS session is verified for its own
-    name, never one set up for another webhook that happens to share the address."""
-    return httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0))
+def client(timeout: float, verify: ssl.SSLContext | bool = True) -> httpx.AsyncClient:
+    """The HTTP client deliveries go out with (`verify`: the system's CAs unless told otherwise).
+    It keeps no connection for reuse: each delivery connects to the address it has just checked,
+    and its TLS session is verified for its own name, never one set up for another webhook that
+    happens to share the address."""
+    return httpx.AsyncClient(
+        timeout=timeout, verify=verify, follow_redirects=False, limits=httpx.Limits(max_keepalive_connections=0)
+    )
 
 
 def _refused(reason: str) -> Outcome:

@@ -9,14 +9,20 @@ import asyncio
 import itertools
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from litestar.testing import TestClient
 
 from controlplane.api.app import create_app
@@ -51,7 +57,9 @@ async def fake_failing_resolver(host: str, port: int) -> Sequence[str]:
 class Receiver:
     """A webhook endpoint on 127.0.0.1: records every request, answers `status`."""
 
-    def __init__(self, status: int = 204, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int = 204, headers: dict[str, str] | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
         receiver = self
 
@@ -69,6 +77,8 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -207,11 +217,11 @@ def test_the_operator_allows_private_networks(settings: Settings) -> None:
 # ---- when a delivery is due ----
 
 
-def run_deliveries(settings: Settings, resolver: webhook_targets.Resolver) -> int:
+def run_deliveries(settings: Settings, resolver: webhook_targets.Resolver, verify: ssl.SSLContext | bool = True) -> int:
     async def main() -> int:
         engine = db.create_engine(settings.database_url)
         try:
-            async with webhooks.client(5.0) as client:
+            async with webhooks.client(5.0, verify) as client:
                 store = Observations(db.session_factory(engine))
                 return await webhooks.deliver_due(store, settings, client, lambda: datetime.now(UTC), resolver)
         finally:
@@ -236,11 +246,13 @@ def fire(settings: Settings, process_id: str) -> None:
     asyncio.run(main())
 
 
-def hooked(settings: Settings, url: str, resolver: webhook_targets.Resolver) -> tuple[Api, dict[str, Any]]:
+def hooked(
+    settings: Settings, url: str, resolver: webhook_targets.Resolver, name: str = "hooked"
+) -> tuple[Api, dict[str, Any]]:
     """A process whose webhook is `url`, set through the API, with one delivery due."""
     api = client_of(settings, resolver)
     api.client.__enter__()
-    process = new_process(api)
+    process = new_process(api, name)
     response = api.patch(rules_path(process), json={"webhook_url": url})
     assert response.status_code == 200, response.text
     fire(settings, process["id"])
@@ -342,3 +354,68 @@ def test_a_redirect_is_not_followed(settings: Settings, closing: list[Api]) -> N
     finally:
         target.close()
         redirecting.close()
+
+
+def tls_for(directory: Path, name: str) -> tuple[Path, ssl.SSLContext]:
+    """A CA (its certificate's path) and a server context holding a certificate it issued for `name`."""
+    now = datetime.now(UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "webhook test CA")])
+    ca = (
+        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    leaf = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )  # fmt: skip
+    ca_path, cert_path, key_path = directory / "ca.pem", directory / "server.pem", directory / "server.key"
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(cert_path, key_path)
+    return ca_path, server
+
+
+def test_https_is_verified_for_the_name_while_connecting_to_the_checked_address(
+    settings: Settings, tmp_path: Path, closing: list[Api]
+) -> None:
+    ca, server = tls_for(tmp_path, "hooks.example.com")
+    receiver = Receiver(tls=server)
+    try:
+        allowed = allowing(settings, *LOOPBACK)
+        trust = ssl.create_default_context(cafile=str(ca))
+        url = f"https://hooks.example.com:{receiver.port}/hooks"
+        api, process = hooked(allowed, url, fake_resolver("127.0.0.1"))
+        closing.append(api)
+        assert run_deliveries(allowed, fake_resolver("127.0.0.1"), trust) == 1
+        [(headers, _)] = receiver.requests
+        assert headers["Host"] == f"hooks.example.com:{receiver.port}"
+        assert deliveries(api, process)[0]["status"] == "delivered"
+        # Another name pinned to the same address is checked against its own name: the certificate
+        # does not match, and nothing is sent.
+        other = f"https://other.example.com:{receiver.port}/hooks"
+        api, process = hooked(allowed, other, fake_resolver("127.0.0.1"), "other")
+        closing.append(api)
+        assert run_deliveries(allowed, fake_resolver("127.0.0.1"), trust) == 0
+        assert len(receiver.requests) == 1
+        [delivery] = deliveries(api, process)
+        assert delivery["status"] == "pending"
+        assert "certificate" in delivery["last_error"].lower()
+    finally:
+        receiver.close()
