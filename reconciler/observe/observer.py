@@ -5,8 +5,9 @@ the reconciler already keeps) on an interval, and sooner when pods change. For e
 writes the current instances, the restarts seen since the last look, a sample every
 `sample_interval_seconds`, and evaluates the alert rules and the heartbeat deadline; each rule
 that flips is recorded with a webhook delivery in one transaction. A second loop sends due
-deliveries, signed, retrying with exponential backoff. CPU and memory come from the cluster's
-`metrics.k8s.io` API when it has one; without it, instances simply carry no usage."""
+deliveries, signed, to addresses the webhook target policy accepts, retrying with exponential
+backoff. CPU and memory come from the cluster's `metrics.k8s.io` API when it has one; without it,
+instances simply carry no usage."""
 
 from __future__ import annotations
 

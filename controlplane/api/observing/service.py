@@ -147,6 +147,8 @@ class ObservingService:
         """Refuse a webhook URL whose name resolves to an address the policy refuses (the URL's
         form, and a host given as an address, were judged with the other fields)."""
         target = webhook_targets.parse(url)
+        if target.addresses:  # an address, or localhost: judged already
+            return
         try:
             addresses = await webhook_targets.resolve(target, self.resolver, WEBHOOK_RESOLVE_TIMEOUT_SECONDS)
         except webhook_targets.Unresolved:
