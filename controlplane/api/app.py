@@ -29,6 +29,7 @@ from controlplane.api.observing.ping_controller import PING_PATH_PATTERN, Heartb
 from controlplane.api.processes.controller import ProcessController, ProcfileController
 from controlplane.api.search.controller import NodeController, ProcessSearchController
 from controlplane.api.teams.controller import TeamController
+from controlplane.domain import webhook_targets
 from controlplane.domain.naming import camel_case
 from controlplane.domain.settings import Settings
 from controlplane.store import db, migrate
@@ -44,7 +45,12 @@ def operation_id(
     return camel_case(route_handler.handler_name)
 
 
-def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
+def create_app(
+    settings: Settings,
+    *,
+    run_migrations: bool = True,
+    webhook_resolver: webhook_targets.Resolver = webhook_targets.system_resolver,
+) -> Litestar:
     engine = db.create_engine(settings.database_url)
     factory = db.session_factory(engine)
 
@@ -84,7 +90,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
     return Litestar(
         route_handlers=[v1, pings, healthz, readyz],
         lifespan=[lifespan],
-        state=State({"settings": settings, "session_factory": factory}),
+        state=State({"settings": settings, "session_factory": factory, "webhook_resolver": webhook_resolver}),
         dependencies=dependencies.PROVIDERS,
         middleware=[
             DefineMiddleware(

@@ -56,8 +56,10 @@ def provide_releases(db_session: AsyncSession, processes: ProcessService, princi
     return ReleaseService(db_session, processes, actor=principal.name)
 
 
-def provide_observing(db_session: AsyncSession, settings: Settings, principal: Principal) -> ObservingService:
-    return ObservingService(db_session, settings, principal.scope)
+def provide_observing(
+    db_session: AsyncSession, settings: Settings, principal: Principal, state: State
+) -> ObservingService:
+    return ObservingService(db_session, settings, principal.scope, state.webhook_resolver)
 
 
 def provide_heartbeats(db_session: AsyncSession, principal: Principal) -> HeartbeatService:

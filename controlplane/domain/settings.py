@@ -8,6 +8,7 @@ from pathlib import Path
 
 import msgspec
 
+from controlplane.domain import webhook_targets
 from controlplane.domain.states import ResourceCategory
 
 DEFAULT_STATE_DIR = Path(".procplane")
@@ -63,6 +64,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_retry_base_seconds: float = 5.0
     webhook_retry_cap_seconds: float = 3600.0
     webhook_timeout_seconds: float = 10.0
+    # Networks (CIDRs) webhooks may be sent to although they are not public: by default a webhook
+    # reaches public addresses only, never loopback, link-local (cloud metadata) or private ones.
+    webhook_allowed_networks: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        try:
+            webhook_targets.networks(self.webhook_allowed_networks)
+        except ValueError as exc:
+            raise SettingsError(f"PROCPLANE_WEBHOOK_ALLOWED_NETWORKS: {exc}") from exc
 
 
 def _positive_int(name: str, default: int) -> int:
@@ -98,6 +108,11 @@ def _resource_types() -> tuple[ResourceTypeSetting, ...]:
         if t.cpu_limit < 1 or t.memory_limit < 1:
             raise SettingsError(f"resource type {t.name!r} needs positive cpu_limit and memory_limit")
     return types
+
+
+def _list(name: str) -> tuple[str, ...]:
+    """A list in one variable, its entries separated by commas or whitespace."""
+    return tuple(item for item in os.environ.get(name, "").replace(",", " ").split() if item)
 
 
 def default_database_url(state_dir: Path = DEFAULT_STATE_DIR) -> str:
@@ -141,6 +156,7 @@ def load_settings() -> Settings:
         webhook_retry_base_seconds=float(_positive_int("PROCPLANE_WEBHOOK_RETRY_BASE_SECONDS", 5)),
         webhook_retry_cap_seconds=float(_positive_int("PROCPLANE_WEBHOOK_RETRY_CAP_SECONDS", 3600)),
         webhook_timeout_seconds=float(_positive_int("PROCPLANE_WEBHOOK_TIMEOUT_SECONDS", 10)),
+        webhook_allowed_networks=_list("PROCPLANE_WEBHOOK_ALLOWED_NETWORKS"),
     )
 
 

@@ -5,8 +5,9 @@ the reconciler already keeps) on an interval, and sooner when pods change. For e
 writes the current instances, the restarts seen since the last look, a sample every
 `sample_interval_seconds`, and evaluates the alert rules and the heartbeat deadline; each rule
 that flips is recorded with a webhook delivery in one transaction. A second loop sends due
-deliveries, signed, retrying with exponential backoff. CPU and memory come from the cluster's
-`metrics.k8s.io` API when it has one; without it, instances simply carry no usage."""
+deliveries, signed, to addresses the webhook target policy accepts, retrying with exponential
+backoff. CPU and memory come from the cluster's `metrics.k8s.io` API when it has one; without it,
+instances simply carry no usage."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from controlplane.domain import observed, observing
+from controlplane.domain import observed, observing, webhook_targets
 from controlplane.domain.clock import utcnow
 from controlplane.domain.settings import Settings
 from controlplane.store.observations import Observations
@@ -48,12 +49,14 @@ class Observer:
         factory: async_sessionmaker[AsyncSession],
         *,
         clock: Any = None,
+        resolver: webhook_targets.Resolver = webhook_targets.system_resolver,
     ) -> None:
         self.settings = settings
         self.kube = kube
         self.cache = cache
         self.store = Observations(factory)
         self.now = clock or utcnow
+        self.resolver = resolver
         self.passes = 0
         self.metrics_available: bool | None = None
         self._metrics_retry_at = 0.0
@@ -176,31 +179,10 @@ class Observer:
 
     async def deliver_due(self, client: httpx.AsyncClient) -> int:
         """Send every delivery that is due; the number sent successfully."""
-        sent = 0
-        for delivery in await self.store.due_deliveries(self.now()):
-            now = self.now()
-            outcome = await webhooks.send(
-                client, delivery.url, delivery.secret, delivery.id, delivery.event, delivery.payload,
-                int(now.timestamp()),
-            )  # fmt: skip
-            attempts = delivery.attempts + 1
-            retry_at = None
-            if not outcome.delivered and attempts < self.settings.webhook_max_attempts:
-                delay = webhooks.retry_delay(
-                    attempts, self.settings.webhook_retry_base_seconds, self.settings.webhook_retry_cap_seconds
-                )
-                retry_at = now + timedelta(seconds=delay)
-            if not outcome.delivered:
-                logger.warning("webhook %s to %s failed (%s)", delivery.id, delivery.url, outcome.error)
-            await self.store.finish_delivery(
-                delivery.id, now, delivered=outcome.delivered, status_code=outcome.status_code,
-                error=outcome.error, retry_at=retry_at,
-            )  # fmt: skip
-            sent += outcome.delivered
-        return sent
+        return await webhooks.deliver_due(self.store, self.settings, client, self.now, self.resolver)
 
     async def run_deliveries(self) -> None:
-        async with httpx.AsyncClient(timeout=self.settings.webhook_timeout_seconds) as client:
+        async with webhooks.client(self.settings.webhook_timeout_seconds) as client:
             while True:
                 try:
                     await self.deliver_due(client)

@@ -75,6 +75,8 @@ def observing_stack(tmp_path: Path, cluster: launcher.LocalCluster, kube: Kube) 
         sample_interval_seconds=1,
         restart_alert_window_seconds=8,
         webhook_retry_base_seconds=1.0,
+        # The receiver listens on loopback, which webhooks may reach only when the operator allows it.
+        webhook_allowed_networks=("127.0.0.0/8",),
     ) as stack:
         yield stack
 

@@ -152,6 +152,17 @@ def test_ingress_and_database_url_secret() -> None:
     assert by_kind(template(), "Ingress") == []
 
 
+def test_webhook_allowed_networks_reach_the_api_and_the_reconciler() -> None:
+    networks = "webhooks.allowedNetworks={10.20.0.0/16,fd00:1::/64}"
+    objects = template("postgresql", overrides=[networks])
+    for name in ("pp-procplane-api", "pp-procplane-reconciler"):
+        container = named(objects, "Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+        assert env_of(container)["PROCPLANE_WEBHOOK_ALLOWED_NETWORKS"] == "10.20.0.0/16,fd00:1::/64"
+    # By default none: webhooks reach public addresses only.
+    server = named(template(), "Deployment", "pp-procplane-server")["spec"]["template"]["spec"]["containers"][0]
+    assert "PROCPLANE_WEBHOOK_ALLOWED_NETWORKS" not in env_of(server)
+
+
 def test_bootstrap_token_sources() -> None:
     generated = named(template(), "Secret", "pp-procplane-bootstrap-token")
     token = base64.b64decode(generated["data"]["bootstrap-token"]).decode()
@@ -253,6 +264,8 @@ REFUSED = [
     (["api.resources.limits=null"], "at '/api/resources': missing property 'limits'"),
     (["reconciler.resources.requests.memory=lots"], "at '/reconciler/resources/requests/memory'"),
     (["defaultResourceType=xl"], 'defaultResourceType "xl" is not in resourceTypes'),
+    (["webhooks.allowedNetworks={private}"], "at '/webhooks/allowedNetworks/0'"),
+    (["webhooks.allowedNetworks=10.0.0.0/8"], "at '/webhooks/allowedNetworks'"),
 ]  # fmt: skip
 
 

@@ -1,13 +1,14 @@
 """Validation of alert rules, webhook URLs and heartbeat intervals (pure): thresholds are
-percentages from 0.01 to 100, and an update must name at least one field it can change."""
+percentages from 0.01 to 100, an update must name at least one field it can change, and a
+webhook URL must be one the target policy lets procplane send to (`webhook_targets`; a host
+given as an address is judged here, a name once resolved, by the service)."""
 
 from __future__ import annotations
-
-from urllib.parse import urlsplit
 
 from msgspec import UNSET
 
 from controlplane.api.observing.schemas import AlertRulesUpdate, HeartbeatUpdate
+from controlplane.domain import webhook_targets
 from controlplane.domain.errors import FieldError
 
 THRESHOLD_MIN = 0.01
@@ -17,16 +18,18 @@ HEARTBEAT_MIN_SECONDS = 1
 HEARTBEAT_MAX_SECONDS = 30 * 24 * 3600
 
 
-def webhook_url_errors(url: str) -> list[FieldError]:
+def webhook_url_errors(url: str, policy: webhook_targets.Policy) -> list[FieldError]:
     if len(url) > WEBHOOK_URL_MAX:
         return [FieldError("webhook_url", "too_long", f"must be at most {WEBHOOK_URL_MAX} characters")]
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in url):
-        return [FieldError("webhook_url", "invalid_url", "must be an absolute http:// or https:// URL")]
+    try:
+        target = webhook_targets.parse(url)
+        policy.check(target, target.addresses)
+    except webhook_targets.TargetRefused as exc:
+        return [FieldError("webhook_url", exc.code, exc.message)]
     return []
 
 
-def alert_rules_errors(data: AlertRulesUpdate) -> list[FieldError]:
+def alert_rules_errors(data: AlertRulesUpdate, policy: webhook_targets.Policy) -> list[FieldError]:
     given = {name for name in AlertRulesUpdate.__struct_fields__ if getattr(data, name) is not UNSET}
     if not given:
         return [FieldError("body", "no_fields", "name at least one field to change")]
@@ -36,7 +39,7 @@ def alert_rules_errors(data: AlertRulesUpdate) -> list[FieldError]:
         if value is not UNSET and not THRESHOLD_MIN <= value <= THRESHOLD_MAX:
             errors.append(FieldError(name, "out_of_range", f"must be between {THRESHOLD_MIN} and {THRESHOLD_MAX:g}"))
     if isinstance(data.webhook_url, str):
-        errors += webhook_url_errors(data.webhook_url)
+        errors += webhook_url_errors(data.webhook_url, policy)
     return errors
 
 

@@ -19,7 +19,7 @@ from controlplane.api.observing.schemas import (
     SampleList,
     WebhookDeliveryList,
 )
-from controlplane.domain import naming, observed
+from controlplane.domain import naming, observed, webhook_targets
 from controlplane.domain.clock import utcnow
 from controlplane.domain.errors import FieldError, NotFound, ValidationFailed
 from controlplane.domain.settings import Settings
@@ -31,13 +31,25 @@ RESTART_WINDOW = timedelta(hours=24)
 MAX_INTERVAL_SECONDS = 86_400
 DEFAULT_INTERVAL_SECONDS = 60
 DEFAULT_METRIC_SPAN = timedelta(hours=1)
+# How long setting a webhook URL waits for its name to resolve. A name that does not resolve in
+# time, or at all, is accepted: the receiver's record may not exist yet, and every delivery
+# resolves and checks again before it connects, so nothing is sent to a refused address anyway.
+WEBHOOK_RESOLVE_TIMEOUT_SECONDS = 2.0
 
 
 class ObservingService:
-    def __init__(self, session: AsyncSession, settings: Settings, scope: TeamScope) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        settings: Settings,
+        scope: TeamScope,
+        resolver: webhook_targets.Resolver = webhook_targets.system_resolver,
+    ) -> None:
         self.session = session
         self.settings = settings
         self.scope = scope
+        self.resolver = resolver
+        self.webhook_policy = webhook_targets.Policy.of(settings.webhook_allowed_networks)
 
     async def process(self, app_id: str, process_id: str) -> models.Process:
         return await lookup.process(self.session, self.scope, app_id, process_id)
@@ -110,10 +122,12 @@ class ObservingService:
         return presenter.alert_rules(row.id, rules, states, show_secret=show_secret)
 
     async def update_alert_rules(self, app_id: str, process_id: str, data: AlertRulesUpdate) -> AlertRulesOut:
-        errors = alert_rules_errors(data)
+        errors = alert_rules_errors(data, self.webhook_policy)
         if errors:
             raise ValidationFailed(errors)
         row = await self.process(app_id, process_id)
+        if isinstance(data.webhook_url, str):
+            await self._check_webhook_name(data.webhook_url)
         rules = await repository.alert_rules_of(self.session, row.id)
         if rules is None:
             rules = models.ProcessAlertRules(
@@ -131,6 +145,21 @@ class ObservingService:
         await self.session.commit()
         states = await repository.alert_states_of(self.session, row.id)
         return presenter.alert_rules(row.id, rules, states, show_secret=True)
+
+    async def _check_webhook_name(self, url: str) -> None:
+        """Refuse a webhook URL whose name resolves to an address the policy refuses (the URL's
+        form, and a host given as an address, were judged with the other fields)."""
+        target = webhook_targets.parse(url)
+        if target.addresses:  # an address, or localhost: judged already
+            return
+        try:
+            addresses = await webhook_targets.resolve(target, self.resolver, WEBHOOK_RESOLVE_TIMEOUT_SECONDS)
+        except webhook_targets.Unresolved:
+            return
+        try:
+            self.webhook_policy.check(target, addresses)
+        except webhook_targets.TargetRefused as exc:
+            raise ValidationFailed([FieldError("webhook_url", exc.code, exc.message)]) from None
 
     async def deliveries(self, app_id: str, process_id: str, offset: int, limit: int) -> WebhookDeliveryList:
         row = await self.process(app_id, process_id)

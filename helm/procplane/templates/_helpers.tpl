@@ -144,7 +144,8 @@ seccompProfile:
   type: RuntimeDefault
 {{- end -}}
 
-{{/* Settings shared by every procplane container: database, catalog, plan limits, rendering. */}}
+{{/* Settings shared by every procplane container: database, catalog, plan limits, rendering,
+webhook targets (the API checks a URL when it is set, the reconciler before each delivery). */}}
 {{- define "procplane.env" -}}
 {{- if eq .Values.database.type "sqlite" }}
 - name: PROCPLANE_DATABASE_URL
@@ -177,6 +178,10 @@ seccompProfile:
 {{- with .Values.applications.ingressDomain }}
 - name: PROCPLANE_INGRESS_DOMAIN
   value: {{ . | quote }}
+{{- end }}
+{{- with .Values.webhooks.allowedNetworks }}
+- name: PROCPLANE_WEBHOOK_ALLOWED_NETWORKS
+  value: {{ join "," . | quote }}
 {{- end }}
 {{- end -}}
 
