@@ -17,7 +17,7 @@ from litestar.types import Method
 from litestar.types.internal_types import PathParameterDefinition
 
 from controlplane.api import deps as dependencies
-from controlplane.api import problems, security
+from controlplane.api import problems, security, strict_body
 from controlplane.api.api_keys import service as api_keys
 from controlplane.api.api_keys.controller import ApiKeyController
 from controlplane.api.applications.controller import ApplicationController
@@ -93,6 +93,9 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
                 security.ApiKeyAuthentication, exclude=[r"^/healthz", r"^/readyz", r"^/schema", PING_PATH_PATTERN]
             )
         ],
+        # Every route, whatever its controller, reads its input through the one strict decoder.
+        before_request=strict_body.decode_strictly,
+        request_max_body_size=strict_body.MAX_BODY_BYTES,
         exception_handlers=problems.EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
             title="procplane",

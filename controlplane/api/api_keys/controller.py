@@ -5,7 +5,6 @@ from __future__ import annotations
 from litestar import Controller, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from controlplane.api import strict_body
 from controlplane.api.api_keys import service as api_keys
 from controlplane.api.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
 from controlplane.api.deps import Pagination
@@ -15,7 +14,6 @@ from controlplane.api.security import admins_only
 class ApiKeyController(Controller):
     path = "/api-keys"
     tags = ["api-keys"]
-    before_request = staticmethod(strict_body.decode_strictly)
     guards = [admins_only]
 
     @get("/", summary="List API keys (never their secrets)")

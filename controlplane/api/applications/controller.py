@@ -6,7 +6,6 @@ from litestar import Controller, delete, get, patch, post
 from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK
 
-from controlplane.api import strict_body
 from controlplane.api.applications import presenter
 from controlplane.api.applications.schemas import (
     ApplicationCreate,
@@ -24,7 +23,6 @@ from controlplane.api.wire import Message
 class ApplicationController(Controller):
     path = "/applications"
     tags = ["applications"]
-    before_request = staticmethod(strict_body.decode_strictly)
     dependencies = {"applications": Provide(provide_applications, sync_to_thread=False)}
 
     @get("/", summary="List applications")

@@ -10,7 +10,6 @@ from litestar.di import Provide
 from litestar.params import Parameter, QueryParameter
 from litestar.status_codes import HTTP_200_OK
 
-from controlplane.api import strict_body
 from controlplane.api.auth import Principal
 from controlplane.api.deps import Pagination, provide_heartbeats, provide_observing
 from controlplane.api.observing.heartbeats import HeartbeatService
@@ -34,7 +33,6 @@ Window = Annotated[str | None, Parameter(required=False, description="Unix secon
 class ObservingController(Controller):
     path = "/applications/{app_id:str}/processes/{process_id:str}"
     tags = ["observing"]
-    before_request = staticmethod(strict_body.decode_strictly)
     dependencies = {
         "observing": Provide(provide_observing, sync_to_thread=False),
         "heartbeats": Provide(provide_heartbeats, sync_to_thread=False),

@@ -37,7 +37,6 @@ def with_etag(process: ProcessOut, etag: str, status: int = HTTP_200_OK) -> Resp
 class ProcessController(Controller):
     path = "/applications/{app_id:str}/processes"
     tags = ["processes"]
-    before_request = staticmethod(strict_body.decode_strictly)
     dependencies = {"processes": Provide(provide_processes, sync_to_thread=False)}
 
     @get("/", summary="List an application's processes")
@@ -92,7 +91,6 @@ class ProcessController(Controller):
 class ProcfileController(Controller):
     path = "/applications/{app_id:str}/procfile"
     tags = ["processes"]
-    before_request = staticmethod(strict_body.decode_strictly)
     dependencies = {"processes": Provide(provide_processes, sync_to_thread=False)}
 
     @put(
@@ -107,7 +105,7 @@ class ProcfileController(Controller):
         if len(body) > MAX_PROCFILE_BYTES:
             raise ValidationFailed([FieldError("body", "too_long", f"at most {MAX_PROCFILE_BYTES} bytes")])
         media_type = request.content_type[0]
-        if media_type == "application/json":
+        if strict_body.is_json(media_type):
             declared, source = procfile.parse_app_json(body), "app_json"
         elif media_type in ("text/plain", "application/octet-stream", ""):
             try:
