@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import accumulate
 from typing import Any
 
 import msgspec
@@ -23,13 +24,15 @@ from controlplane.domain.errors import FieldError, NotFound, UnsupportedMediaTyp
 
 # A request body larger than this is refused with 413 before it is read in full.
 MAX_BODY_BYTES = 1024 * 1024
-# Far deeper than any procplane document (a probe's HTTP header is 4 levels down).
+# Far deeper and larger than any procplane document (a probe's HTTP header is 4 levels down),
+# small enough that decoding a refused body costs next to nothing.
 MAX_JSON_DEPTH = 32
+MAX_JSON_CONTAINERS = 10_000
 
 _LOCATION = re.compile(r"^(?P<message>.*) - at `\$(?P<path>[^`]*)`$", re.DOTALL)
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
-_INNERMOST_PAIR = re.compile(rb"\[\]|\{\}")
+# An opening bracket becomes the signed byte 1, a closing one -1 (0xff).
+_BRACKET_STEPS = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 
 
 class _DuplicateKey(Exception):
@@ -44,15 +47,21 @@ def is_json(media_type: str) -> bool:
     return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
 
 
-def _nested_deeper_than(body: bytes, limit: int) -> bool:
-    """Strings dropped, only brackets kept, each pass removes the innermost pairs: a document
-    nested `limit` deep is empty after `limit` passes. Linear passes in C, no recursion."""
-    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
-    for _ in range(limit):
-        brackets, removed = _INNERMOST_PAIR.subn(b"", brackets)
-        if not brackets or not removed:
-            return False  # flat enough, or unbalanced, which the decoder reports as malformed
-    return bool(brackets)
+def _shape(body: bytes) -> tuple[int, int]:
+    """How many objects and arrays `body` holds and how deep it nests, without decoding it:
+    strings dropped, only brackets kept, counted in C with no recursion. For malformed JSON the
+    depth may be overcounted, never under: a decoder stops at the first bracket closed too many."""
+    openings = body.count(b"[") + body.count(b"{")
+    if openings <= MAX_JSON_DEPTH:  # the common case: too few brackets to nest too deep
+        return openings, openings
+    # Escaped backslashes, then escaped quotes, go first; every other quote opens or closes a string.
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    outside_strings = b"".join(unescaped.split(b'"')[::2])
+    brackets = outside_strings.translate(_BRACKET_STEPS, _NOT_BRACKETS)
+    containers = brackets.count(b"\x01")
+    if containers > MAX_JSON_CONTAINERS:
+        return containers, 0  # refused for its size before its depth is worth counting
+    return containers, max(accumulate(memoryview(brackets).cast("b")), default=0)
 
 
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> None:
@@ -65,12 +74,18 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> None:
 
 def parse_json(body: bytes, field: str = "body") -> Any:
     """The document in `body`, or a refusal naming `field` (the body, or the upload it holds)."""
-    if _nested_deeper_than(body, MAX_JSON_DEPTH):
+    containers, depth = _shape(body)
+    if containers > MAX_JSON_CONTAINERS:
+        message = f"must hold at most {MAX_JSON_CONTAINERS} objects and arrays"
+        raise ValidationFailed([FieldError(field, "too_many", message)])
+    if depth > MAX_JSON_DEPTH:
         raise ValidationFailed([FieldError(field, "too_deep", f"must nest at most {MAX_JSON_DEPTH} levels")])
     try:
         document = msgspec.json.decode(body)
     except msgspec.DecodeError as exc:
         raise ValidationFailed([FieldError(field, "invalid_json", str(exc))]) from exc
+    except RecursionError as exc:  # only malformed JSON can nest deeper than it was counted
+        raise ValidationFailed([FieldError(field, "too_deep", f"must nest at most {MAX_JSON_DEPTH} levels")]) from exc
     if b"{" in body:
         # msgspec keeps the last of two equal keys; the standard parser reports each object's pairs.
         try:
@@ -79,7 +94,8 @@ def parse_json(body: bytes, field: str = "body") -> Any:
             raise ValidationFailed(
                 [FieldError(exc.key, "duplicate_key", "is given more than once in the same object")]
             ) from exc
-    if errors := validation.nul_errors(document):
+    # JSON writes a NUL only as an escape; without one there is nothing to look for.
+    if b"\\u0000" in body and (errors := validation.nul_errors(document)):
         raise ValidationFailed(errors)
     return document
 

@@ -97,6 +97,9 @@ def test_deeply_nested_bodies_are_refused(module_api: Api, target: dict[str, Any
             response = module_api.request(method, path, content=content, headers=json_type)
             body = assert_problem(response, 400, "validation_failed", "body")
             assert errors_of(body) == {("body", "too_deep")}, path
+    many = b'{"vars": {"A": "1"}, "x": [' + b"[]," * 20_000 + b"[]]}"
+    response = module_api.patch(f"{app}/config-vars", content=many, headers=json_type)
+    assert errors_of(assert_problem(response, 400, "validation_failed")) == {("body", "too_many")}
     response = module_api.put(f"{app}/procfile", content=nested(1000), headers=json_type)
     assert errors_of(assert_problem(response, 400, "validation_failed")) == {("app_json", "too_deep")}
     assert module_api.get(f"{app}/processes").json()["total"] == 1

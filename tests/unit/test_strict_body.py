@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controlplane.api.strict_body import MAX_JSON_DEPTH, is_json, parse_json
+from controlplane.api.strict_body import MAX_JSON_CONTAINERS, MAX_JSON_DEPTH, is_json, parse_json
 from controlplane.domain.errors import ValidationFailed
 
 
@@ -23,6 +23,14 @@ def test_nesting_is_counted_outside_strings_only() -> None:
     over = b"[" * (MAX_JSON_DEPTH + 1) + b"]" * (MAX_JSON_DEPTH + 1)
     assert refused(over) == [("body", "too_deep")]
     assert refused(b'{"a":' * 5000 + b"1" + b"}" * 5000) == [("body", "too_deep")]
+
+
+def test_objects_and_arrays_are_bounded_in_number() -> None:
+    most = b"[" + b"{}," * (MAX_JSON_CONTAINERS - 2) + b"{}]"
+    assert len(parse_json(most)) == MAX_JSON_CONTAINERS - 1
+    assert refused(b"[" + b"{}," * MAX_JSON_CONTAINERS + b"{}]") == [("body", "too_many")]
+    # Brackets inside strings are text, not containers.
+    assert parse_json(b'["' + b"[" * (MAX_JSON_CONTAINERS * 2) + b'"]') is not None
 
 
 def test_malformed_json_is_reported_as_such() -> None:
