@@ -82,7 +82,6 @@ def create_app(
             NodeController,
         ],
         guards=[security.writers_only],
-        before_request=strict_body.decode_strictly,
         security=[{"apiKey": []}],
     )
     # Authenticated by the process's heartbeat token in the handler, not by the API-key middleware.
@@ -97,6 +96,9 @@ def create_app(
                 security.ApiKeyAuthentication, exclude=[r"^/healthz", r"^/readyz", r"^/schema", PING_PATH_PATTERN]
             )
         ],
+        # Every route, whatever its controller, reads its input through the one strict decoder.
+        before_request=strict_body.decode_strictly,
+        request_max_body_size=strict_body.MAX_BODY_BYTES,
         exception_handlers=problems.EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
             title="procplane",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from litestar import Response, get
@@ -10,6 +11,8 @@ from litestar.datastructures import State
 from controlplane.api.problems import problem_response
 from controlplane.domain.errors import NotReady
 from controlplane.store import db
+
+logger = logging.getLogger("procplane.api")
 
 
 @get("/healthz", tags=["health"], summary="Liveness", include_in_schema=True)
@@ -21,6 +24,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(state: State) -> Response[Any]:
     try:
         await db.ping(state.session_factory)
-    except Exception as exc:  # any database failure means not ready; the reason is in the body
-        return problem_response(NotReady(f"database unreachable: {type(exc).__name__}"))
+    except Exception as exc:  # any database failure means not ready; the operator reads why in the log
+        logger.warning("not ready: the database does not answer (%s)", type(exc).__name__)
+        return problem_response(NotReady("The database does not answer"))
     return Response({"status": "ok"})

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DBAPIError
 
 from controlplane.domain.errors import (
     Conflict,
@@ -81,7 +83,9 @@ def _problem(
 
 
 def problem_response(error: DomainError, headers: dict[str, str] | None = None) -> Response[Any]:
-    status = next((HTTP_STATUS[kind] for kind in type(error).__mro__ if kind in HTTP_STATUS), 500)
+    status = next((HTTP_STATUS[kind] for kind in type(error).__mro__ if kind in HTTP_STATUS), None)
+    if status is None:  # no refusal, a failure: it says nothing of itself
+        return _problem(HTTP_500_INTERNAL_SERVER_ERROR, DomainError.code, DomainError.title, DomainError.title, {})
     return _problem(status, error.code, error.title, error.detail, error.extra, headers)
 
 
@@ -116,17 +120,49 @@ def on_problem(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     return problem_response(exc)
 
 
-def on_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if exc.status_code >= HTTP_500_INTERNAL_SERVER_ERROR:
+        return on_unexpected(request, exc)
     if exc.status_code == 400:
         return problem_response(ValidationFailed([FieldError("body", "invalid_json", str(exc.detail))]))
     code = _STATUS_CODES.get(exc.status_code, "http_error")
     return _problem(exc.status_code, code, str(exc.detail), str(exc.detail), {}, exc.headers)
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and those it was raised from or while handling, innermost first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain[::-1]
+
+
+def _log_unexpected(request: Request[Any, Any, Any], exc: Exception) -> None:
+    """Log the failure for the operator. A database error's message quotes what it refused (the
+    parameters of the statement; PostgreSQL's DETAIL repeats the failing row, config var values
+    included), so where one is involved only the kinds of errors, the statement (its parameters
+    are never rendered: the engine hides them) and the stack are logged, never a message."""
+    chain = _chain(exc)
+    if not any(isinstance(error, DBAPIError) for error in chain):
+        logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return
+    lines = []
+    for error in chain:
+        lines.append("".join(traceback.format_tb(error.__traceback__)))
+        kind = type(error).__name__
+        if isinstance(error, DBAPIError):
+            sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "sqlite_errorname", None)
+            kind += f" ({type(error.orig).__name__}, {sqlstate}) in statement: {error.statement}"
+        lines.append(kind + " (message withheld: it may hold request data)")
+    logger.error("database error on %s %s\n%s", request.method, request.url.path, "\n".join(lines))
+
+
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    detail = "procplane failed to handle this request; it has been logged"
-    return _problem(HTTP_500_INTERNAL_SERVER_ERROR, DomainError.code, DomainError.title, detail, {})
+    """Any failure that is no refusal: logged here, answered with nothing of its own text."""
+    _log_unexpected(request, exc)
+    return _problem(HTTP_500_INTERNAL_SERVER_ERROR, DomainError.code, DomainError.title, DomainError.title, {})
 
 
 EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {

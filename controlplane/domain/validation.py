@@ -30,7 +30,12 @@ API_KEY_NAME_MAX = 100
 TEAM_NAME_MAX = 63
 OBJECT_NAME_MAX = 63
 MAX_INSTANCES = 50
+# Config vars become one Kubernetes Secret, whose data is limited to 1 MiB: half of it leaves
+# room for the base64 encoding the apiserver stores and for the object's metadata.
 CONFIG_VAR_VALUE_MAX = 32 * 1024
+CONFIG_VAR_KEY_MAX = 253  # a Secret's data key
+CONFIG_VARS_MAX = 1000
+CONFIG_VARS_TOTAL_MAX = 512 * 1024
 
 PROCESS_TYPES = tuple(states.ProcessType)
 # The fields that mean something for some process types only. Sent to a process of another type
@@ -176,18 +181,40 @@ def image_errors(image: str | None) -> list[FieldError]:
 
 
 def config_var_errors(changes: dict[str, str | None]) -> list[FieldError]:
+    """The rules of one change: environment variable names, and bounded keys and values."""
     errors: list[FieldError] = []
     if not changes:
         errors.append(FieldError("vars", "required", "name at least one variable to set or unset"))
+    if len(changes) > CONFIG_VARS_MAX:
+        # Refused before each key is looked at: a bounded answer to an unbounded request.
+        return [FieldError("vars", "too_many", f"at most {CONFIG_VARS_MAX} variables per application")]
     for key, value in changes.items():
         field = f"vars.{key}"
-        if not CONFIG_VAR_KEY.match(key) or len(key) > 255:
+        if len(key) > CONFIG_VAR_KEY_MAX:
+            errors.append(FieldError(field, "too_long", f"keys are at most {CONFIG_VAR_KEY_MAX} characters"))
+        elif not CONFIG_VAR_KEY.match(key):
             errors.append(
                 FieldError(field, "invalid_format", "keys are letters, digits and '_', not starting with a digit")
             )
         if value is not None and len(value.encode()) > CONFIG_VAR_VALUE_MAX:
             errors.append(FieldError(field, "too_long", f"values are at most {CONFIG_VAR_VALUE_MAX} bytes"))
     return errors
+
+
+def config_vars_size_errors(resulting: dict[str, str]) -> list[FieldError]:
+    """The rules of the whole set a change leaves, which must fit the application's Secret."""
+    if len(resulting) > CONFIG_VARS_MAX:
+        return [FieldError("vars", "too_many", f"at most {CONFIG_VARS_MAX} variables per application")]
+    total = sum(len(key.encode()) + len(value.encode()) for key, value in resulting.items())
+    if total > CONFIG_VARS_TOTAL_MAX:
+        return [
+            FieldError(
+                "vars",
+                "too_large",
+                f"keys and values together are at most {CONFIG_VARS_TOTAL_MAX} bytes per application",
+            )
+        ]
+    return []
 
 
 def key_errors(key: str, app_name: str, field: str = "key") -> list[FieldError]:

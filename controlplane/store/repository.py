@@ -106,12 +106,13 @@ async def lock_operator_keys(session: AsyncSession) -> None:
 
 
 async def config_vars(session: AsyncSession, app_id: str) -> dict[str, str]:
+    return {key: row.value for key, row in (await config_var_rows(session, app_id)).items()}
+
+
+async def config_var_rows(session: AsyncSession, app_id: str) -> dict[str, models.ConfigVar]:
+    """Every config var of an application in one query, to change a set of them at once."""
     result = await session.execute(select(models.ConfigVar).where(models.ConfigVar.app_id == app_id))
-    return {row.key: row.value for row in result.scalars().all()}
-
-
-async def get_config_var(session: AsyncSession, app_id: str, key: str) -> models.ConfigVar | None:
-    return await session.get(models.ConfigVar, (app_id, key))
+    return {row.key: row for row in result.scalars().all()}
 
 
 async def get_process(session: AsyncSession, app_id: str, process_id: str) -> models.Process | None:

@@ -219,11 +219,13 @@ def test_etag_and_if_match_on_patch(api: Api, app_id: str) -> None:
     assert_problem(stale, 412, "precondition_failed")
     assert api.get(path).json()["port"] == 9000
     # Each accepted form of If-Match, against the current generation (2, 3, 4, 5): one change each.
-    for generation, header in enumerate(('"2"', "*", 'W/"4"', '"999", "5"'), start=2):
+    for generation, header in enumerate(('"2"', "*", 'W/"4", "4"', '"999", "5"'), start=2):
         response = api.patch(path, json={"display_name": f"web {generation}"}, headers={"If-Match": header})
         assert response.status_code == 200, (header, response.text)
         assert response.headers["etag"] == f'"{generation + 1}"'
     assert_problem(api.patch(path, json={"port": 1}, headers={"If-Match": '"5", W/"4"'}), 412, "precondition_failed")
+    # If-Match compares strongly: the current tag, marked weak, does not match.
+    assert_problem(api.patch(path, json={"port": 1}, headers={"If-Match": 'W/"6"'}), 412, "precondition_failed")
 
 
 def test_if_match_is_checked_before_the_body(api: Api, app_id: str) -> None:

@@ -134,9 +134,18 @@ class ApplicationService:
         errors = validation.config_var_errors(data.vars)
         if errors:
             raise ValidationFailed(errors)
+        rows = await repository.config_var_rows(self.session, app_id)
+        resulting = {key: row.value for key, row in rows.items()}
+        for key, value in data.vars.items():
+            if value is None:
+                resulting.pop(key, None)
+            else:
+                resulting[key] = value
+        if errors := validation.config_vars_size_errors(resulting):
+            raise ValidationFailed(errors)
         changed = False
         for key, value in data.vars.items():
-            row = await repository.get_config_var(self.session, app_id, key)
+            row = rows.get(key)
             if value is None:
                 if row is not None:
                     await self.session.delete(row)
@@ -151,4 +160,4 @@ class ApplicationService:
             app.updated_at = clock.utcnow()
             await changes.announce(self.session, app_id)
             await self.session.commit()
-        return ConfigVarKeys(keys=sorted(await repository.config_vars(self.session, app_id)))
+        return ConfigVarKeys(keys=sorted(resulting))

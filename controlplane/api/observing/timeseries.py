@@ -1,7 +1,8 @@
 """Query windows, cursors and metric series (pure).
 
-Times in queries are Unix seconds or ISO 8601; a window given by one end spans 15 minutes
-from it. Cursors are opaque to clients: the sort key of the
+Times in queries are Unix seconds or ISO 8601 between the Unix epoch and the start of the year
+9999 (so a window's span added to either end stays a representable time); a window given by one
+end spans 15 minutes from it. Cursors are opaque to clients: the sort key of the
 last row returned, base64url-encoded."""
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ METRICS = {
     "instance-count": "instances",
 }
 BYTES_PER_MEGABYTE = 1024 * 1024
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class Limits(NamedTuple):
@@ -42,11 +45,16 @@ def parse_time(field: str, raw: str) -> datetime | FieldError:
     text = raw.strip()
     try:
         if text.lstrip("-").isdigit():
-            return datetime.fromtimestamp(int(text), UTC)
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            moment = datetime.fromtimestamp(int(text), UTC)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
         return FieldError(field, "invalid_time", "must be Unix seconds or an ISO 8601 timestamp")
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    # Compared before any arithmetic: an aware comparison never overflows, a conversion may.
+    if not EARLIEST <= moment <= LATEST:
+        return FieldError(field, "out_of_range", "must be between 1970-01-01T00:00:00Z and 9999-01-01T00:00:00Z")
+    return moment.astimezone(UTC)
 
 
 def window(
@@ -86,7 +94,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str] | FieldError:
         moment = datetime.fromisoformat(created)
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
         return error
-    if not isinstance(row_id, str) or moment.tzinfo is None:
+    # A NUL in the id would reach PostgreSQL, which cannot compare it.
+    if not isinstance(row_id, str) or "\x00" in row_id or moment.tzinfo is None:
         return error
     return moment, row_id
 

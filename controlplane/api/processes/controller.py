@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
 
+from controlplane.api import strict_body
 from controlplane.api.auth import Principal
 from controlplane.api.deps import Pagination
 from controlplane.api.processes import procfile
@@ -104,7 +105,7 @@ class ProcfileController(Controller):
         if len(body) > MAX_PROCFILE_BYTES:
             raise ValidationFailed([FieldError("body", "too_long", f"at most {MAX_PROCFILE_BYTES} bytes")])
         media_type = request.content_type[0]
-        if media_type == "application/json":
+        if strict_body.is_json(media_type):
             declared, source = procfile.parse_app_json(body), "app_json"
         elif media_type in ("text/plain", "application/octet-stream", ""):
             try:

@@ -16,6 +16,13 @@ def etag(process: models.Process) -> str:
     return f'"{process.generation}"'
 
 
+def strong_etags(header: str) -> list[str]:
+    """The strong entity-tags an `If-Match` lists. If-Match compares strongly (RFC 9110 13.1.1):
+    a weak tag (`W/"3"`) never matches, nor does anything that is no quoted tag."""
+    tags = (tag.strip() for tag in header.split(","))
+    return [tag for tag in tags if len(tag) >= 2 and tag[0] == tag[-1] == '"']
+
+
 def condition(stored: Condition) -> ConditionOut:
     """A condition with its time as every API time is written (the cluster's has whole seconds)."""
     return from_row(

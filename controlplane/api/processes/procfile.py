@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 
-from controlplane.domain import validation
+from controlplane.api import strict_body
 from controlplane.domain.errors import FieldError, ValidationFailed
 
 PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+)\s*:\s*(.*)$")
@@ -105,14 +105,9 @@ def _cron_key(command: str) -> str:
 def parse_app_json(body: bytes) -> list[DeclaredProcess]:
     """Dokku's convention: `{"cron": [{"command": ..., "schedule": ...}]}`. procplane also reads an
     optional `key` and `time_zone` per entry; other app.json sections are accepted and ignored."""
-    try:
-        document = msgspec.json.decode(body)
-    except msgspec.DecodeError as exc:
-        raise ValidationFailed([FieldError("app_json", "invalid_json", str(exc))]) from exc
+    document = strict_body.parse_json(body, "app_json")
     if not isinstance(document, dict):
         raise ValidationFailed([FieldError("app_json", "invalid_type", "must be a JSON object")])
-    if nul := validation.nul_errors(document):
-        raise ValidationFailed(nul)
     errors = [
         FieldError(name, "unknown_field", "not an app.json field") for name in document if name not in APP_JSON_KEYS
     ]

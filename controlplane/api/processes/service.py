@@ -55,7 +55,7 @@ def if_match_holds(header: str | None, process: models.Process) -> bool:
     if header is None or header.strip() == "*":
         return True
     current = presenter.etag(process)
-    return any(tag.strip().removeprefix("W/") == current for tag in header.split(","))
+    return current in presenter.strong_etags(header)
 
 
 class ProcessService:
