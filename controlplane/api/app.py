@@ -45,7 +45,7 @@ def operation_id(
 
 
 def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
-    engine = db.create_engine(settings.database_url)
+    engine = db.create_engine(settings.database_url, busy_timeout_seconds=settings.database_busy_timeout_seconds)
     factory = db.session_factory(engine)
 
     @asynccontextmanager

@@ -22,10 +22,12 @@ from controlplane.domain.errors import (
     PlanLimitReached,
     PreconditionFailed,
     RateLimited,
+    ServiceUnavailable,
     Unauthorized,
     UnsupportedMediaType,
     ValidationFailed,
 )
+from controlplane.store import db
 
 logger = logging.getLogger("procplane.api")
 
@@ -58,6 +60,7 @@ HTTP_STATUS: dict[type[DomainError], int] = {
     UnsupportedMediaType: 415,
     RateLimited: 429,
     NotReady: 503,
+    ServiceUnavailable: 503,
 }
 
 
@@ -80,6 +83,10 @@ def _problem(
 
 def problem_response(error: DomainError, headers: dict[str, str] | None = None) -> Response[Any]:
     status = next((HTTP_STATUS[kind] for kind in type(error).__mro__ if kind in HTTP_STATUS), 500)
+    retry_after = error.extra.get("retry_after")
+    if retry_after is not None:
+        # The body's `retry_after` for clients that read problems, the header for those that read HTTP.
+        headers = {**(headers or {}), "Retry-After": str(retry_after)}
     return _problem(status, error.code, error.title, error.detail, error.extra, headers)
 
 
@@ -122,6 +129,9 @@ def on_http_exception(_: Request[Any, Any, Any], exc: HTTPException) -> Response
 
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if (busy := db.lock_unavailable(exc)) is not None:
+        logger.warning("%s %s refused: %s", request.method, request.url.path, exc)
+        return problem_response(busy)
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     detail = "procplane failed to handle this request; it has been logged"
     return _problem(HTTP_500_INTERNAL_SERVER_ERROR, DomainError.code, DomainError.title, detail, {})

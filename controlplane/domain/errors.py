@@ -99,3 +99,15 @@ class RateLimited(DomainError):
 class NotReady(DomainError):
     code = "not_ready"
     title = "Not ready"
+
+
+class ServiceUnavailable(DomainError):
+    """Refused for now, not for good: the same request may succeed after `retry_after` seconds,
+    which the API also sends as the `Retry-After` header."""
+
+    code = "unavailable"
+    title = "Temporarily unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after

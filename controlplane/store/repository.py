@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -29,6 +30,34 @@ async def page(session: AsyncSession, query: SelectOfScalar[Row], offset: int, l
 
 async def get_application(session: AsyncSession, app_id: str) -> models.Application | None:
     return await session.get(models.Application, app_id)
+
+
+async def lock_application(session: AsyncSession, app_id: str) -> models.Application | None:
+    """The application, read afresh and locked until the transaction ends; None if there is none.
+
+    Every write under an application takes this lock first, so the checks it makes on what it
+    reads (plan limits, one web process, one running deployment, the keys taken, the current
+    generation) still hold when it writes. PostgreSQL locks the row (FOR NO KEY UPDATE: rows
+    that merely reference it may still be inserted); SQLite has one writer at a time, so a write
+    to the row takes the database's write lock (waiting up to the busy timeout), and every read
+    after it sees the last committed state."""
+    if session.get_bind().dialect.name == "sqlite":
+        touched = await session.execute(
+            sa.update(models.Application)
+            .where(col(models.Application.id) == app_id)
+            .values(config_generation=col(models.Application.config_generation))
+            .execution_options(synchronize_session=False)
+        )
+        if cast(CursorResult[Any], touched).rowcount == 0:
+            return None
+        return await session.get(models.Application, app_id, populate_existing=True)
+    result = await session.execute(
+        select(models.Application)
+        .where(models.Application.id == app_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalars().first()
 
 
 async def application_by_name(session: AsyncSession, name: str) -> models.Application | None:
@@ -53,6 +82,36 @@ async def get_config_var(session: AsyncSession, app_id: str, key: str) -> models
 async def get_process(session: AsyncSession, app_id: str, process_id: str) -> models.Process | None:
     row = await session.get(models.Process, process_id)
     return row if row is not None and row.app_id == app_id else None
+
+
+async def update_process(session: AsyncSession, row: models.Process, values: dict[str, Any]) -> bool:
+    """Write `values` to the process and raise its generation, only if it is still at the
+    generation `row` was read at (compare-and-swap in one statement); `row` then reads back what
+    was stored. False, writing nothing, when another request changed or deleted it first."""
+    written = await session.execute(
+        sa.update(models.Process)
+        .where(col(models.Process.id) == row.id, col(models.Process.generation) == row.generation)
+        .values(**values, generation=col(models.Process.generation) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], written).rowcount != 1:
+        return False
+    await session.refresh(row)
+    return True
+
+
+async def delete_process(session: AsyncSession, row: models.Process) -> bool:
+    """Delete the process (its status, runs and readings go with it) only if it is still at the
+    generation `row` was read at; False, deleting nothing, when another request got there first."""
+    deleted = await session.execute(
+        sa.delete(models.Process)
+        .where(col(models.Process.id) == row.id, col(models.Process.generation) == row.generation)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], deleted).rowcount != 1:
+        return False
+    session.expunge(row)
+    return True
 
 
 async def runs_of(
@@ -417,6 +476,20 @@ async def active_release(session: AsyncSession, app_id: str) -> models.Release |
         )
     )
     return result.scalars().first()
+
+
+async def cancel_release(session: AsyncSession, release: models.Release, at: datetime) -> bool:
+    """Mark the release cancelled only if it is still active, in one statement: it cannot undo an
+    outcome the reconciler recorded meanwhile, and of two cancels only one succeeds. `release`
+    then reads back what is stored, either way."""
+    cancelled = await session.execute(
+        sa.update(models.Release)
+        .where(col(models.Release.id) == release.id, col(models.Release.status).in_(states.ACTIVE_RELEASE_STATUSES))
+        .values(status=states.ReleaseStatus.CANCELLED, failure_reason="cancelled", finished_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(release)
+    return cast(CursorResult[Any], cancelled).rowcount == 1
 
 
 async def list_releases(

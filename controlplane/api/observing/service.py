@@ -111,6 +111,8 @@ class ObservingService:
         errors = alert_rules_errors(data)
         if errors:
             raise ValidationFailed(errors)
+        # Locked: of parallel first updates one creates the rules (and their secret), the others change them.
+        await lookup.locked_application(self.session, app_id)
         row = await self.process(app_id, process_id)
         rules = await repository.alert_rules_of(self.session, row.id)
         if rules is None:
