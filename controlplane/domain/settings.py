@@ -11,8 +11,8 @@ import msgspec
 from controlplane.domain.states import ResourceCategory
 
 DEFAULT_STATE_DIR = Path(".procplane")
-# How long a write waits for SQLite's one write lock before the request is answered 503. Writes
-# hold it for milliseconds, so five seconds rides out bursts of hundreds of them.
+# How long a write waits for a lock (SQLite's one write lock, a PostgreSQL row lock) before the
+# request is answered 503. Writes hold them for milliseconds: five seconds rides out bursts.
 DEFAULT_DATABASE_BUSY_TIMEOUT_SECONDS = 5.0
 
 

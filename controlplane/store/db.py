@@ -46,7 +46,10 @@ def create_engine(url: str, *, busy_timeout_seconds: float = DEFAULT_DATABASE_BU
         engine = create_async_engine(url, connect_args={"timeout": busy_timeout_seconds})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(int(busy_timeout_seconds * 1000)))
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    # A statement waits as long for a row lock (held by a write under the same application) before
+    # PostgreSQL gives up with lock_not_available, rather than forever.
+    lock_timeout = {"lock_timeout": str(int(busy_timeout_seconds * 1000))}
+    return create_async_engine(url, pool_pre_ping=True, connect_args={"server_settings": lock_timeout})
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -7,6 +7,8 @@ produce these races; a real server with real parallel clients can."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import socket
 import sqlite3
 import threading
@@ -14,17 +16,21 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
+import sqlalchemy as sa
 import uvicorn
 from sqlalchemy.engine import make_url
 
 from controlplane.api.app import create_app
-from controlplane.domain.settings import Settings
+from controlplane.domain.settings import Settings, normalize_database_url
+from controlplane.store import db
 from tests.api.conftest import ADMIN_TOKEN, assert_problem
+from tests.postgres import PostgresServer
 
 PARALLEL = 50
 HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -40,6 +46,8 @@ class Server:
     """The app served by uvicorn in a thread, as in production (one worker, one event loop)."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.apps = itertools.count(1)
         self.port = free_port()
         config = uvicorn.Config(
             create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", backlog=PARALLEL * 2
@@ -63,7 +71,8 @@ class Server:
         self.server.should_exit = True
         self.thread.join(timeout=10)
 
-    def create_app(self, name: str = "race") -> str:
+    def create_app(self) -> str:
+        name = f"race-{next(self.apps)}"
         response = self.client.post("/v1/applications", json={"name": name, "image": "nginx:1.27"})
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
@@ -102,9 +111,15 @@ def statuses(responses: list[httpx.Response]) -> Counter[tuple[int, str | None]]
     return Counter((r.status_code, r.json().get("code") if r.status_code >= 400 else None) for r in responses)
 
 
-@pytest.fixture
-def server(settings: Settings) -> Iterator[Server]:
-    with Server(settings) as running:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server and database per module: each test races on an application of its own."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('race') / 'procplane.db'}"
+    else:
+        postgres: PostgresServer = request.getfixturevalue("postgres")
+        url = postgres.create_database()
+    with Server(Settings(database_url=normalize_database_url(url), bootstrap_token=ADMIN_TOKEN)) as running:
         yield running
 
 
@@ -178,10 +193,10 @@ def test_a_stale_etag_never_deletes_a_changed_process(server: Server) -> None:
         assert remaining.json()["generation"] == process["generation"] + PARALLEL // 2
 
 
-def test_the_plan_limit_holds_under_parallel_creates(server: Server, settings: Settings) -> None:
+def test_the_plan_limit_holds_under_parallel_creates(server: Server) -> None:
     """Keys derived in parallel are all distinct, and never more processes than the plan allows."""
     app_id = server.create_app()
-    limit = settings.max_processes_per_application
+    limit = server.settings.max_processes_per_application
     base = f"/v1/applications/{app_id}/processes"
 
     responses = server.at_once(lambda client, _: client.post(base, json={"type": "worker", "entrypoint": "work"}))
@@ -289,23 +304,55 @@ def test_alert_rules_and_heartbeats_are_configured_once(server: Server) -> None:
     assert len(tokens) == 1, "the heartbeat token is issued once, by the request that created it"
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_a_locked_sqlite_database_is_a_503_with_retry_after(settings: Settings) -> None:
-    """When another writer holds SQLite's lock longer than the busy timeout, the request is
-    refused as temporarily unavailable, with a time to retry, and writes nothing."""
-    settings = msgspec.structs.replace(settings, database_busy_timeout_seconds=0.2)
-    with Server(settings) as running:
-        app_id = running.create_app()
+@contextmanager
+def application_locked(settings: Settings, app_id: str) -> Iterator[None]:
+    """Another writer holds the lock every write under the application needs: SQLite's write
+    lock, or the application's row on PostgreSQL, from a connection of its own."""
+    if db.is_sqlite(settings.database_url):
         database = make_url(settings.database_url).database
         assert database is not None
         holder = sqlite3.connect(database, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
         try:
-            holder.execute("BEGIN IMMEDIATE")
-            response = running.client.post(f"/v1/applications/{app_id}/processes", json={"type": "worker"})
+            yield
         finally:
             holder.execute("ROLLBACK")
             holder.close()
-        assert_problem(response, 503, "unavailable")
-        assert response.headers["retry-after"] == str(response.json()["retry_after"])
-        assert int(response.headers["retry-after"]) >= 1
-        assert running.client.get(f"/v1/applications/{app_id}/processes").json()["total"] == 0
+        return
+    locked, done = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        engine = db.create_engine(settings.database_url)
+        try:
+            async with engine.connect() as connection:
+                lock = "SELECT id FROM applications WHERE id = :id FOR UPDATE"
+                await connection.execute(sa.text(lock), {"id": app_id})
+                locked.set()
+                await asyncio.to_thread(done.wait)
+                await connection.rollback()
+        finally:
+            await engine.dispose()
+
+    holding = threading.Thread(target=asyncio.run, args=(hold(),))
+    holding.start()
+    try:
+        assert locked.wait(timeout=30), "the lock was not taken"
+        yield
+    finally:
+        done.set()
+        holding.join(timeout=30)
+
+
+def test_a_lock_not_had_in_time_is_a_503_with_retry_after(settings: Settings) -> None:
+    """When another writer holds the lock longer than the busy timeout, the request is refused
+    as temporarily unavailable, with a time to retry, and writes nothing."""
+    settings = msgspec.structs.replace(settings, database_busy_timeout_seconds=0.3)
+    with Server(settings) as running:
+        app_id = running.create_app()
+        path = f"/v1/applications/{app_id}/processes"
+        with application_locked(settings, app_id):
+            response = running.client.post(path, json={"type": "worker"})
+        body = assert_problem(response, 503, "unavailable")
+        assert response.headers["retry-after"] == str(body["retry_after"]) == "1"
+        assert running.client.get(path).json()["total"] == 0
+        assert running.client.post(path, json={"type": "worker"}).status_code == 200
