@@ -61,7 +61,7 @@ def _print_json(value: object) -> None:
 
 
 async def _api_keys(settings: Settings, args: argparse.Namespace) -> None:
-    engine = db.create_engine(settings.database_url)
+    engine = db.create_engine(settings.database_url, busy_timeout_seconds=settings.database_busy_timeout_seconds)
     try:
         async with db.session_factory(engine)() as session:
             if args.action == "create":
@@ -101,7 +101,8 @@ def _reconciler(settings: Settings, args: argparse.Namespace) -> Any:
     if args.install_crds:
         crds.install(kube.Kube(api_client))
     logger.info("reconciler against %s", kubeconfig or "the in-cluster service account")
-    factory = db.session_factory(db.create_engine(settings.database_url))
+    engine = db.create_engine(settings.database_url, busy_timeout_seconds=settings.database_busy_timeout_seconds)
+    factory = db.session_factory(engine)
     return Reconciler(settings, api_client, factory, workers=args.workers, lease_namespace=settings.lease_namespace)
 
 
@@ -111,7 +112,7 @@ async def _render(settings: Settings, name_or_id: str) -> str:
     from reconciler.render import manifests as render
     from reconciler.runner import render_options
 
-    engine = db.create_engine(settings.database_url)
+    engine = db.create_engine(settings.database_url, busy_timeout_seconds=settings.database_busy_timeout_seconds)
     try:
         factory = db.session_factory(engine)
         async with factory() as session:

@@ -51,7 +51,7 @@ def create_app(
     run_migrations: bool = True,
     webhook_resolver: webhook_targets.Resolver = webhook_targets.system_resolver,
 ) -> Litestar:
-    engine = db.create_engine(settings.database_url)
+    engine = db.create_engine(settings.database_url, busy_timeout_seconds=settings.database_busy_timeout_seconds)
     factory = db.session_factory(engine)
 
     @asynccontextmanager

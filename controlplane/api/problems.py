@@ -25,10 +25,12 @@ from controlplane.domain.errors import (
     PlanLimitReached,
     PreconditionFailed,
     RateLimited,
+    ServiceUnavailable,
     Unauthorized,
     UnsupportedMediaType,
     ValidationFailed,
 )
+from controlplane.store import db
 
 logger = logging.getLogger("procplane.api")
 
@@ -62,6 +64,7 @@ HTTP_STATUS: dict[type[DomainError], int] = {
     UnsupportedMediaType: 415,
     RateLimited: 429,
     NotReady: 503,
+    ServiceUnavailable: 503,
 }
 
 
@@ -86,6 +89,10 @@ def problem_response(error: DomainError, headers: dict[str, str] | None = None) 
     status = next((HTTP_STATUS[kind] for kind in type(error).__mro__ if kind in HTTP_STATUS), None)
     if status is None:  # no refusal, a failure: it says nothing of itself
         return _problem(HTTP_500_INTERNAL_SERVER_ERROR, DomainError.code, DomainError.title, DomainError.title, {})
+    retry_after = error.extra.get("retry_after")
+    if retry_after is not None:
+        # The body's `retry_after` for clients that read problems, the header for those that read HTTP.
+        headers = {**(headers or {}), "Retry-After": str(retry_after)}
     return _problem(status, error.code, error.title, error.detail, error.extra, headers)
 
 
@@ -161,6 +168,9 @@ def _log_unexpected(request: Request[Any, Any, Any], exc: Exception) -> None:
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Any failure that is no refusal: logged here, answered with nothing of its own text."""
+    if (busy := db.lock_unavailable(exc)) is not None:
+        logger.warning("%s %s refused: %s", request.method, request.url.path, type(busy).__name__)
+        return problem_response(busy)
     _log_unexpected(request, exc)
     return _problem(HTTP_500_INTERNAL_SERVER_ERROR, DomainError.code, DomainError.title, DomainError.title, {})
 

@@ -94,3 +94,12 @@ class RateLimited(DomainError, code="rate_limited", title="Too many requests"): 
 
 
 class NotReady(DomainError, code="not_ready", title="Not ready"): ...
+
+
+class ServiceUnavailable(DomainError, code="unavailable", title="Temporarily unavailable"):
+    """Refused for now, not for good: the same request may succeed after `retry_after` seconds,
+    which the API also sends as the `Retry-After` header."""
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
+        self.retry_after = retry_after

@@ -12,6 +12,9 @@ from controlplane.domain import webhook_targets
 from controlplane.domain.states import ResourceCategory
 
 DEFAULT_STATE_DIR = Path(".procplane")
+# How long a write waits for a lock (SQLite's one write lock, a PostgreSQL row lock) before the
+# request is answered 503. Writes hold them for milliseconds: five seconds rides out bursts.
+DEFAULT_DATABASE_BUSY_TIMEOUT_SECONDS = 5.0
 
 
 class ResourceTypeSetting(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -39,6 +42,7 @@ class SettingsError(ValueError):
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str
+    database_busy_timeout_seconds: float = DEFAULT_DATABASE_BUSY_TIMEOUT_SECONDS
     bootstrap_token: str | None = None
     max_processes_per_application: int = 20
     max_applications_per_team: int = 100
@@ -135,6 +139,9 @@ def load_settings() -> Settings:
         raise SettingsError(f"PROCPLANE_DEFAULT_RESOURCE_TYPE {default_type!r} is not in the catalog")
     return Settings(
         database_url=normalize_database_url(os.environ.get("PROCPLANE_DATABASE_URL") or default_database_url()),
+        database_busy_timeout_seconds=float(
+            _positive_int("PROCPLANE_DATABASE_BUSY_TIMEOUT_SECONDS", int(DEFAULT_DATABASE_BUSY_TIMEOUT_SECONDS))
+        ),
         bootstrap_token=os.environ.get("PROCPLANE_BOOTSTRAP_TOKEN") or None,
         max_processes_per_application=_positive_int("PROCPLANE_MAX_PROCESSES_PER_APPLICATION", 20),
         max_applications_per_team=_positive_int("PROCPLANE_MAX_APPLICATIONS_PER_TEAM", 100),

@@ -3,43 +3,63 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from controlplane.domain.errors import ServiceUnavailable
+from controlplane.domain.settings import DEFAULT_DATABASE_BUSY_TIMEOUT_SECONDS
 
 # aiosqlite logs every statement with its parameters at DEBUG, whatever the engine hides; like
 # SQLAlchemy with its own loggers, procplane quiets it unless an operator chose its level.
 if logging.getLogger("aiosqlite").level == logging.NOTSET:
     logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
+# What a client refused for a lock that could not be had is told to wait before trying again.
+RETRY_AFTER_SECONDS = 1
+# SQLite's primary result codes for a lock another connection holds (extended codes share the low byte).
+_SQLITE_BUSY, _SQLITE_LOCKED = 5, 6
+# PostgreSQL: lock_not_available, deadlock_detected, serialization_failure; each is worth a retry.
+_POSTGRES_RETRYABLE = frozenset({"55P03", "40P01", "40001"})
 
-def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        cursor.close()
+
+    return configure
 
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, busy_timeout_seconds: float = DEFAULT_DATABASE_BUSY_TIMEOUT_SECONDS) -> AsyncEngine:
     # A failed statement's error renders its parameters, and those hold config var values and
     # secrets: hidden, they reach no log and no response.
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, hide_parameters=True)
-        event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
+        engine = create_async_engine(url, hide_parameters=True, connect_args={"timeout": busy_timeout_seconds})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(int(busy_timeout_seconds * 1000)))
         return engine
-    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # A statement waits as long for a row lock (held by a write under the same application) before
+    # PostgreSQL gives up with lock_not_available, rather than forever.
+    lock_timeout = {"lock_timeout": str(int(busy_timeout_seconds * 1000))}
+    return create_async_engine(
+        url, pool_pre_ping=True, hide_parameters=True, connect_args={"server_settings": lock_timeout}
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -54,6 +74,25 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
         except BaseException:
             await session.rollback()
             raise
+
+
+def lock_unavailable(exc: BaseException) -> ServiceUnavailable | None:
+    """The refusal for a statement that failed only because a lock could not be had in time
+    (SQLite busy past its timeout, a PostgreSQL lock timeout, deadlock or serialization failure):
+    nothing was written and the same request may succeed a moment later. None for any other error."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    cause = exc.orig
+    if isinstance(cause, sqlite3.OperationalError):
+        code = getattr(cause, "sqlite_errorcode", None)
+        locked = code & 0xFF in (_SQLITE_BUSY, _SQLITE_LOCKED) if code is not None else "locked" in str(cause)
+    else:
+        locked = (getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)) in _POSTGRES_RETRYABLE
+    if not locked:
+        return None
+    return ServiceUnavailable(
+        "The database is busy with other writes; retry this request shortly", retry_after=RETRY_AFTER_SECONDS
+    )
 
 
 async def ping(factory: async_sessionmaker[AsyncSession]) -> None:

@@ -17,6 +17,15 @@ async def application(session: AsyncSession, scope: TeamScope, app_id: str) -> m
     return app
 
 
+async def locked_application(session: AsyncSession, scope: TeamScope, app_id: str) -> models.Application:
+    """The application, locked for the rest of the transaction (see `repository.lock_application`),
+    or a 404: the first step of every write under an application."""
+    app = await repository.lock_application(session, app_id)
+    if app is None or not scope.sees(app.team_id):
+        raise NotFound(f"Application {app_id} does not exist")
+    return app
+
+
 async def process(session: AsyncSession, scope: TeamScope, app_id: str, process_id: str) -> models.Process:
     """The process, or a 404 that says whether the application or the process is missing."""
     await application(session, scope, app_id)

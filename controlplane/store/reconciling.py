@@ -3,10 +3,11 @@ converted to its domain type here, once), and the status and run bookkeeping it 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col, select
 
@@ -130,9 +131,19 @@ async def save_release_step(
 ) -> None:
     """Store one step in one transaction: the status, finished and started Jobs, timestamps and, on
     success, the application's new current image. A release cancelled meanwhile stays cancelled."""
-    row = await session.get(models.Release, release.id)
-    if row is None or row.status != release.status:
+    # Claim the row at the status the step was computed from, in one statement: a cancel committed
+    # before is seen here, and one sent after waits for this commit and then finds the release ended.
+    claimed = await session.execute(
+        sa.update(models.Release)
+        .where(col(models.Release.id) == release.id, col(models.Release.status) == release.status)
+        .values(status=col(models.Release.status))
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], claimed).rowcount != 1:
+        await session.rollback()
         return
+    row = await session.get(models.Release, release.id, populate_existing=True)
+    assert row is not None, "claimed above"
     now = clock.utcnow()
     row.status, row.outcome = result.status, result.outcome
     if result.failure_reason:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -36,6 +37,34 @@ async def get_application(session: AsyncSession, app_id: str) -> models.Applicat
 async def visible_application(session: AsyncSession, scope: TeamScope, app_id: str) -> models.Application | None:
     app = await session.get(models.Application, app_id)
     return app if app is not None and scope.sees(app.team_id) else None
+
+
+async def _lock_row(session: AsyncSession, table: type[models.Application] | type[models.Team], row_id: str) -> bool:
+    """Hold one row until the transaction ends; False if there is no such row.
+
+    PostgreSQL locks the row (FOR NO KEY UPDATE: rows that merely reference it may still be
+    inserted). SQLite has no row locks and one writer at a time, so a no-op UPDATE of the row takes
+    the database's write lock (waiting up to the busy timeout), and every read after it sees the
+    last committed state. Call it before reading what it protects: on SQLite, a transaction that
+    read first and then wants the write lock can be refused instead of waiting."""
+    row = col(table.id) == row_id
+    if session.get_bind().dialect.name == "postgresql":
+        return await session.scalar(sa.select(col(table.id)).where(row).with_for_update(key_share=True)) is not None
+    touched = await session.execute(
+        sa.update(table).where(row).values(id=col(table.id)).execution_options(synchronize_session=False)
+    )
+    return bool(cast(CursorResult[Any], touched).rowcount)
+
+
+async def lock_application(session: AsyncSession, app_id: str) -> models.Application | None:
+    """The application, read afresh and locked until the transaction ends; None if there is none.
+
+    Every write under an application takes this lock first, so the checks it makes on what it
+    reads (plan limits, one web process, one running deployment, the keys taken, the current
+    generation) still hold when it writes."""
+    if not await _lock_row(session, models.Application, app_id):
+        return None
+    return await session.get(models.Application, app_id, populate_existing=True)
 
 
 async def application_by_name(session: AsyncSession, name: str) -> models.Application | None:
@@ -77,22 +106,9 @@ async def list_teams(session: AsyncSession, offset: int, limit: int) -> tuple[Se
 
 
 async def lock_team(session: AsyncSession, team_id: str) -> bool:
-    """Hold the team's row until the transaction ends, so counting what the team has and adding
-    to it is one step under concurrent requests. False if there is no such team.
-
-    PostgreSQL locks the row (`SELECT ... FOR UPDATE`); SQLite has no row locks, so a no-op
-    UPDATE of the row takes the database's write lock, which the next writer waits for. Call it
-    before reading what it protects: on SQLite, a transaction that read first and then wants the
-    write lock can be refused instead of waiting."""
-    if session.get_bind().dialect.name == "postgresql":
-        locked = await session.scalar(
-            sa.select(col(models.Team.id)).where(col(models.Team.id) == team_id).with_for_update()
-        )
-        return locked is not None
-    result = await session.execute(
-        sa.update(models.Team).where(col(models.Team.id) == team_id).values(id=col(models.Team.id))
-    )
-    return bool(getattr(result, "rowcount", 0))
+    """Hold the team's row until the transaction ends (see `_lock_row`), so counting what the team
+    has and adding to it is one step under concurrent requests. False if there is no such team."""
+    return await _lock_row(session, models.Team, team_id)
 
 
 async def lock_operator_keys(session: AsyncSession) -> None:
@@ -118,6 +134,36 @@ async def config_var_rows(session: AsyncSession, app_id: str) -> dict[str, model
 async def get_process(session: AsyncSession, app_id: str, process_id: str) -> models.Process | None:
     row = await session.get(models.Process, process_id)
     return row if row is not None and row.app_id == app_id else None
+
+
+async def update_process(session: AsyncSession, row: models.Process, values: dict[str, Any]) -> bool:
+    """Write `values` to the process and raise its generation, only if it is still at the
+    generation `row` was read at (compare-and-swap in one statement); `row` then reads back what
+    was stored. False, writing nothing, when another request changed or deleted it first."""
+    written = await session.execute(
+        sa.update(models.Process)
+        .where(col(models.Process.id) == row.id, col(models.Process.generation) == row.generation)
+        .values(**values, generation=col(models.Process.generation) + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], written).rowcount != 1:
+        return False
+    await session.refresh(row)
+    return True
+
+
+async def delete_process(session: AsyncSession, row: models.Process) -> bool:
+    """Delete the process (its status, runs and readings go with it) only if it is still at the
+    generation `row` was read at; False, deleting nothing, when another request got there first."""
+    deleted = await session.execute(
+        sa.delete(models.Process)
+        .where(col(models.Process.id) == row.id, col(models.Process.generation) == row.generation)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], deleted).rowcount != 1:
+        return False
+    session.expunge(row)
+    return True
 
 
 async def runs_of(
@@ -513,6 +559,20 @@ async def active_release(session: AsyncSession, app_id: str) -> models.Release |
         )
     )
     return result.scalars().first()
+
+
+async def cancel_release(session: AsyncSession, release: models.Release, at: datetime) -> bool:
+    """Mark the release cancelled only if it is still active, in one statement: it cannot undo an
+    outcome the reconciler recorded meanwhile, and of two cancels only one succeeds. `release`
+    then reads back what is stored, either way."""
+    cancelled = await session.execute(
+        sa.update(models.Release)
+        .where(col(models.Release.id) == release.id, col(models.Release.status).in_(states.ACTIVE_RELEASE_STATUSES))
+        .values(status=states.ReleaseStatus.CANCELLED, failure_reason="cancelled", finished_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(release)
+    return cast(CursorResult[Any], cancelled).rowcount == 1
 
 
 async def list_releases(

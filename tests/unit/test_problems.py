@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controlplane.api.problems import HTTP_STATUS, problem_response
-from controlplane.domain.errors import DomainError, NotFound, PlanLimitReached
+from controlplane.domain.errors import DomainError, NotFound, PlanLimitReached, ServiceUnavailable
 
 
 def test_every_domain_error_has_an_http_status() -> None:
@@ -16,3 +16,11 @@ def test_a_problem_carries_the_status_its_kind_maps_to_and_its_extra_members() -
     assert response.content["status"] == 402
     assert (response.content["scope"], response.content["limit"]) == ("per_application", 20)
     assert problem_response(NotFound("gone")).status_code == 404
+
+
+def test_a_refusal_for_now_tells_when_to_retry_in_the_body_and_the_header() -> None:
+    response = problem_response(ServiceUnavailable("busy", retry_after=2))
+    assert response.status_code == 503
+    assert (response.content["code"], response.content["retry_after"]) == ("unavailable", 2)
+    assert response.headers["Retry-After"] == "2"
+    assert "Retry-After" not in problem_response(NotFound("gone")).headers

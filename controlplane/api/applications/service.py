@@ -96,7 +96,7 @@ class ApplicationService:
         return await default_team_id(self.session)
 
     async def update(self, app_id: str, data: ApplicationUpdate) -> models.Application:
-        app = await self.require(app_id)
+        app = await lookup.locked_application(self.session, self.scope, app_id)
         errors: list[FieldError] = []
         if data.name is not UNSET and data.name != app.name:
             errors.append(
@@ -120,7 +120,7 @@ class ApplicationService:
         return app
 
     async def delete(self, app_id: str) -> None:
-        app = await self.require(app_id)
+        app = await lookup.locked_application(self.session, self.scope, app_id)
         await self.session.delete(app)
         await changes.announce(self.session, app_id)
         await self.session.commit()
@@ -130,7 +130,8 @@ class ApplicationService:
         return ConfigVarKeys(keys=sorted(await repository.config_vars(self.session, app_id)))
 
     async def change_config_vars(self, app_id: str, data: ConfigVarsUpdate) -> ConfigVarKeys:
-        app = await self.require(app_id)
+        # Locked: the keys read below are the ones written over, and config_generation counts every change.
+        app = await lookup.locked_application(self.session, self.scope, app_id)
         errors = validation.config_var_errors(data.vars)
         if errors:
             raise ValidationFailed(errors)

@@ -47,7 +47,7 @@ class ReleaseService:
         return ReleaseList(data=data, total=total, offset=offset, limit=limit)
 
     async def create(self, app_id: str, data: DeploymentCreate) -> ReleaseOut:
-        app = await self.processes.application(app_id)
+        app = await self.processes.locked_application(app_id)
         image = app.image if data.image is UNSET else data.image
         if image is None:
             raise ValidationFailed([FieldError("image", "required", "the application has no image to restart with")])
@@ -61,7 +61,7 @@ class ReleaseService:
         return await self._record(app, image, is_restart=data.is_restart, rollback_of=None)
 
     async def rollback(self, app_id: str, data: RollbackCreate) -> ReleaseOut:
-        app = await self.processes.application(app_id)
+        app = await self.processes.locked_application(app_id)
         target = await self.session.get(models.Release, data.release_id)
         if target is None or target.app_id != app_id:
             raise ValidationFailed([FieldError("release_id", "not_found", "no such deployment in this application")])
@@ -80,6 +80,8 @@ class ReleaseService:
     async def _record(
         self, app: models.Application, image: str, *, is_restart: bool, rollback_of: str | None
     ) -> ReleaseOut:
+        """Under the application's lock (taken by the caller): the check for a running deployment
+        and the next number hold until commit, so of parallel requests exactly one records."""
         active = await self._active(app.id)
         if active is not None:
             raise Conflict(f"Deployment {active.number} is still running", running_deployment_id=active.id)
@@ -91,11 +93,12 @@ class ReleaseService:
             status=states.ReleaseStatus.PENDING, snapshot=snapshot, created_by=self.actor, created_at=clock.utcnow(),
         )  # fmt: skip
         self.session.add(release)
+        app_id = app.id  # a rollback expires every loaded row: read nothing from them after it
         try:
             await self.session.flush()
         except IntegrityError as exc:
             await self.session.rollback()
-            running = await self._active(app.id)
+            running = await self._active(app_id)
             raise Conflict(
                 "Another deployment was started at the same moment",
                 running_deployment_id=running.id if running else None,
@@ -107,11 +110,8 @@ class ReleaseService:
     async def cancel(self, app_id: str, release_id: str) -> ReleaseOut:
         await self.processes.application(app_id)
         release = await self._release(app_id, release_id)
-        if release.status not in states.ACTIVE_RELEASE_STATUSES:
+        if not await repository.cancel_release(self.session, release, clock.utcnow()):
             raise Conflict(f"Deployment {release.number} already ended: {release.status}")
-        release.status = states.ReleaseStatus.CANCELLED
-        release.failure_reason = "cancelled"
-        release.finished_at = clock.utcnow()
         await changes.announce(self.session, app_id)
         await self.session.commit()
         return presenter.release(release, await self._jobs(release.id))

@@ -52,6 +52,8 @@ class HeartbeatService:
         errors = heartbeat_errors(data)
         if errors:
             raise ValidationFailed(errors)
+        # Locked: of parallel first configurations one creates the heartbeat and issues its token.
+        await lookup.locked_application(self.session, self.scope, app_id)
         row = await self._process(app_id, process_id)
         now = utcnow()
         beat = await repository.heartbeat_of(self.session, row.id)
@@ -80,6 +82,7 @@ class HeartbeatService:
         return presenter.heartbeat(beat, now, token=token)
 
     async def remove(self, app_id: str, process_id: str) -> None:
+        await lookup.locked_application(self.session, self.scope, app_id)
         beat = await self._heartbeat(app_id, process_id)
         await self.session.delete(beat)
         await self.session.commit()

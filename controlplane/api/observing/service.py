@@ -125,6 +125,8 @@ class ObservingService:
         errors = alert_rules_errors(data, self.webhook_policy)
         if errors:
             raise ValidationFailed(errors)
+        # Locked: of parallel first updates one creates the rules (and their secret), the others change them.
+        await lookup.locked_application(self.session, self.scope, app_id)
         row = await self.process(app_id, process_id)
         if isinstance(data.webhook_url, str):
             await self._check_webhook_name(data.webhook_url)

@@ -23,7 +23,7 @@ async def import_processes(
     """`source` is `procfile` or `app_json`; pruning only removes processes of the types that
     source can declare, so a Procfile never prunes the crons of an app.json and vice versa."""
     session = service.session
-    app = await service.application(app_id)
+    app = await service.locked_application(app_id)
     existing = {row.key: row for row in await repository.processes_of(session, app_id)}
     result = ProcfileResult(created=[], updated=[], unchanged=[], removed=[])
     errors: list[FieldError] = []
@@ -48,7 +48,7 @@ async def import_processes(
         if row is None:
             creates.append(draft)
         elif draft != draft_of(row):
-            service.write(row, draft)
+            await service.write(row, draft)
             result.updated.append(entry.key)
         else:
             result.unchanged.append(entry.key)

@@ -58,6 +58,10 @@ def if_match_holds(header: str | None, process: models.Process) -> bool:
     return current in presenter.strong_etags(header)
 
 
+def stale(row: models.Process) -> PreconditionFailed:
+    return PreconditionFailed(f"Process {row.id} is at {presenter.etag(row)}; reload and retry")
+
+
 class ProcessService:
     def __init__(self, session: AsyncSession, settings: Settings, scope: TeamScope) -> None:
         self.session = session
@@ -66,6 +70,10 @@ class ProcessService:
 
     async def application(self, app_id: str) -> models.Application:
         return await lookup.application(self.session, self.scope, app_id)
+
+    async def locked_application(self, app_id: str) -> models.Application:
+        """The application, locked until commit: taken before any read a write depends on."""
+        return await lookup.locked_application(self.session, self.scope, app_id)
 
     async def _process(self, app_id: str, process_id: str) -> models.Process:
         return await lookup.process(self.session, self.scope, app_id, process_id)
@@ -167,7 +175,7 @@ class ProcessService:
         return msgspec.structs.replace(data, **given)
 
     async def create(self, app_id: str, data: ProcessCreate) -> tuple[ProcessOut, str]:
-        app = await self.application(app_id)
+        app = await self.locked_application(app_id)
         data = await self.resolve_aliases(data)
         if data.key is UNSET:
             taken = {p.key for p in await repository.processes_of(self.session, app_id)}
@@ -204,10 +212,10 @@ class ProcessService:
     async def update(
         self, app_id: str, process_id: str, data: ProcessUpdate, if_match: str | None
     ) -> tuple[ProcessOut, str]:
-        app = await self.application(app_id)
+        app = await self.locked_application(app_id)
         row = await self._process(app_id, process_id)
         if not if_match_holds(if_match, row):
-            raise PreconditionFailed(f"Process {process_id} is at {presenter.etag(row)}; reload and retry")
+            raise stale(row)
         data = await self.resolve_aliases(data)
         errors = []
         if data.type is not UNSET and data.type != row.type:
@@ -220,16 +228,17 @@ class ProcessService:
         draft = apply_fields(current, data)
         await self.check(app, draft, row)
         if draft != current:
-            self.write(row, draft)
+            await self.write(row, draft)
             await changes.announce(self.session, app_id)
             await self.session.commit()
         return await self.present(app, row), presenter.etag(row)
 
-    def write(self, row: models.Process, draft: ProcessDraft) -> None:
-        for name, value in msgspec.structs.asdict(draft).items():
-            setattr(row, name, value)
-        row.generation += 1
-        row.updated_at = clock.utcnow()
+    async def write(self, row: models.Process, draft: ProcessDraft) -> None:
+        """Store the draft as the process's next generation, if no one else wrote it since `row`
+        was read (under the application's lock no one can: this is the guarantee, not the hope)."""
+        values = {**msgspec.structs.asdict(draft), "updated_at": clock.utcnow()}
+        if not await repository.update_process(self.session, row, values):
+            raise stale(row)
 
     async def trigger(self, app_id: str, process_id: str, requested_by: str) -> ProcessRunOut:
         """Ask the reconciler to run a cron process now; it creates one Job for this run."""
@@ -252,11 +261,12 @@ class ProcessService:
         return ProcessRunList(data=[presenter.process_run(r) for r in rows], total=total, offset=offset, limit=limit)
 
     async def delete(self, app_id: str, process_id: str, if_match: str | None) -> None:
-        await self.application(app_id)
+        await self.locked_application(app_id)
         row = await self._process(app_id, process_id)
         if not if_match_holds(if_match, row):
-            raise PreconditionFailed(f"Process {process_id} is at {presenter.etag(row)}; reload and retry")
-        await self.session.delete(row)
+            raise stale(row)
+        if not await repository.delete_process(self.session, row):
+            raise stale(row)
         await changes.announce(self.session, app_id)
         await self.session.commit()
 
