@@ -92,10 +92,28 @@ class UnsupportedMediaType(DomainError):
 
 
 class RateLimited(DomainError):
+    """Over a rate limit: `limit` requests per window of the `scope` named (`reads`, `writes`,
+    `creations`, `auth_failures`, `heartbeat_pings`); `retry_after` is whole seconds until the
+    window ends."""
+
     code = "rate_limited"
     title = "Too many requests"
+
+    def __init__(self, detail: str, *, scope: str, limit: int, retry_after: int) -> None:
+        super().__init__(detail, scope=scope, limit=limit, retry_after=retry_after)
 
 
 class NotReady(DomainError):
     code = "not_ready"
     title = "Not ready"
+
+
+class ServiceUnavailable(DomainError):
+    """procplane is too busy to take this request now (or its database is); `retry_after` is the
+    number of whole seconds after which a retry is worth it."""
+
+    code = "unavailable"
+    title = "Service unavailable"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail, retry_after=retry_after)
