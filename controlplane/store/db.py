@@ -23,7 +23,9 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 5, pool_overflow: int = 10, pool_timeout: float = 30.0) -> AsyncEngine:
+    """On PostgreSQL, at most `pool_size + pool_overflow` connections; a session waits at most
+    `pool_timeout` seconds for one, then SQLAlchemy's TimeoutError (the API answers 503)."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
@@ -31,7 +33,9 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url)
         event.listen(engine.sync_engine, "connect", _enable_sqlite_foreign_keys)
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(
+        url, pool_pre_ping=True, pool_size=pool_size, max_overflow=pool_overflow, pool_timeout=pool_timeout
+    )
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
