@@ -15,6 +15,10 @@ from controlplane.domain.settings import Settings, normalize_database_url
 from tests.postgres import PostgresServer, postgres_server
 
 ADMIN_TOKEN = "pp_test_admin_token_0123456789"
+# The suite sends hundreds of refused requests from one client address within a minute, far
+# past the production limit on failed authentications (20 a minute), which
+# tests/api/test_rate_limits.py proves. Every other limit keeps its production default.
+SUITE_AUTH_FAILURE_LIMIT = 100_000
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +37,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, bootstrap_token=ADMIN_TOKEN)
+    return Settings(
+        database_url=database_url, bootstrap_token=ADMIN_TOKEN, rate_limit_auth_failures=SUITE_AUTH_FAILURE_LIMIT
+    )
 
 
 class Api:
@@ -119,6 +125,10 @@ def module_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     else:
         server: PostgresServer = request.getfixturevalue("postgres")
         url = server.create_database()
-    settings = Settings(database_url=normalize_database_url(url), bootstrap_token=ADMIN_TOKEN)
+    settings = Settings(
+        database_url=normalize_database_url(url),
+        bootstrap_token=ADMIN_TOKEN,
+        rate_limit_auth_failures=SUITE_AUTH_FAILURE_LIMIT,
+    )
     with make_client(settings) as client:
         yield Api(client)

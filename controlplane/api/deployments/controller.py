@@ -8,6 +8,7 @@ from litestar import Controller, Request, get, post
 from litestar.di import Provide
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from controlplane.api import ratelimit
 from controlplane.api.auth import Principal
 from controlplane.api.deployments.schemas import DeploymentCreate, ReleaseList, ReleaseOut, RollbackCreate
 from controlplane.api.deployments.service import ReleaseService
@@ -26,14 +27,24 @@ class ReleaseController(Controller):
     async def list_deployments(self, releases: ReleaseService, app_id: str, pagination: Pagination) -> ReleaseList:
         return await releases.list(app_id, pagination.offset, pagination.limit)
 
-    @post("/", summary="Deploy an image (or restart): jobs before, rollout, jobs after", status_code=HTTP_201_CREATED)
+    @post(
+        "/",
+        summary="Deploy an image (or restart): jobs before, rollout, jobs after",
+        status_code=HTTP_201_CREATED,
+        opt=ratelimit.CREATES,
+    )
     async def create_deployment(
         self, request: Request[Principal, Any, Any], releases: ReleaseService, app_id: str,
         data: DeploymentCreate,
     ) -> ReleaseOut:  # fmt: skip
         return await releases.create(app_id, data, request.user.name)
 
-    @post("/rollback", summary="Deploy the image of an earlier, succeeded deployment", status_code=HTTP_201_CREATED)
+    @post(
+        "/rollback",
+        summary="Deploy the image of an earlier, succeeded deployment",
+        status_code=HTTP_201_CREATED,
+        opt=ratelimit.CREATES,
+    )
     async def rollback_deployment(
         self, request: Request[Principal, Any, Any], releases: ReleaseService, app_id: str,
         data: RollbackCreate,
