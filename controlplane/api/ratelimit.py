@@ -117,6 +117,7 @@ class RateLimiter:
         # Buckets of failed authentications over their limit, and when their window ends: their
         # requests are refused without a look at the key (nor at the database).
         self._blocked_until: dict[str, float] = {}
+        self._earliest_unblock = math.inf
 
     def _window(self) -> tuple[int, int]:
         """The current window's start and the whole seconds (at least 1) until it ends."""
@@ -154,8 +155,10 @@ class RateLimiter:
             until = self._blocked_until.get(bucket)
             if until is not None and until > now:
                 raise self._refusal(RateLimitScope.AUTH_FAILURES, max(1, math.ceil(until - now)))
-        # Forget what has expired, so the map holds the currently blocked only.
-        self._blocked_until = {b: until for b, until in self._blocked_until.items() if until > now}
+        # Forget the expired blocks once the earliest has expired: a rebuild per window at most.
+        if now >= self._earliest_unblock:
+            self._blocked_until = {bucket: until for bucket, until in self._blocked_until.items() if until > now}
+            self._earliest_unblock = min(self._blocked_until.values(), default=math.inf)
 
     async def record_failure(self, address: str | None, token: str | None) -> None:
         """Count a failed authentication per address and per token; raise RateLimited (instead
@@ -169,8 +172,10 @@ class RateLimiter:
         counts = await self._counter.hit(buckets, start)
         over = [bucket for bucket, count in counts.items() if count > self.limits[RateLimitScope.AUTH_FAILURES]]
         if over:
+            until = start + self.window_seconds
             for bucket in over:
-                self._blocked_until[bucket] = start + self.window_seconds
+                self._blocked_until[bucket] = until
+            self._earliest_unblock = min(self._earliest_unblock, until)
             raise self._refusal(RateLimitScope.AUTH_FAILURES, reset)
 
     async def authenticate(self, address: str | None, token: str | None, attempt: Callable[[], Awaitable[T]]) -> T:

@@ -102,13 +102,17 @@ def test_writes_and_creations_have_their_own_lower_limits(database_url: str) -> 
 
 
 def test_bad_tokens_are_limited_per_address_before_the_key_is_checked(database_url: str) -> None:
-    with client_of(limited(database_url, rate_limit_auth_failures=3)) as api:
+    clock = HandClock()
+    with client_of(limited(database_url, rate_limit_auth_failures=3), clock) as api:
         for attempt in range(3):
             assert_problem(api.as_key(f"pp_guess_{attempt}").get("/v1/applications"), 401, "unauthorized")
         assert_rate_limited(api.as_key("pp_guess_3").get("/v1/applications"), "auth_failures", 3)
         # The address is blocked for the rest of the window, whatever it sends: even a good key.
         assert_rate_limited(api.get("/v1/applications"), "auth_failures", 3)
         assert_rate_limited(api.request("GET", "/v1/applications"), "auth_failures", 3)
+        clock.now += WINDOW  # the block ends with its window
+        assert api.get("/v1/applications").status_code == 200
+        assert_problem(api.as_key("pp_guess_4").get("/v1/applications"), 401, "unauthorized")
 
 
 def transport_of(app: Litestar, client: tuple[str, int] = ("127.0.0.1", 40000)) -> httpx.ASGITransport:
