@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,7 +17,7 @@ from litestar.types import Method
 from litestar.types.internal_types import PathParameterDefinition
 
 from controlplane.api import deps as dependencies
-from controlplane.api import problems, security, strict_body
+from controlplane.api import problems, ratelimit, security, strict_body
 from controlplane.api.api_keys import service as api_keys
 from controlplane.api.api_keys.controller import ApiKeyController
 from controlplane.api.applications.controller import ApplicationController
@@ -26,6 +27,7 @@ from controlplane.api.deployments.controller import ReleaseController
 from controlplane.api.health import healthz, readyz
 from controlplane.api.observing.controller import ObservingController
 from controlplane.api.observing.ping_controller import PING_PATH_PATTERN, HeartbeatPingController
+from controlplane.api.overload import InFlight, ShedOverload
 from controlplane.api.processes.controller import ProcessController, ProcfileController
 from controlplane.api.search.controller import NodeController, ProcessSearchController
 from controlplane.api.teams.controller import TeamController
@@ -50,9 +52,25 @@ def create_app(
     *,
     run_migrations: bool = True,
     webhook_resolver: webhook_targets.Resolver = webhook_targets.system_resolver,
+    clock: ratelimit.Clock = time.time,
 ) -> Litestar:
-    engine = db.create_engine(settings.database_url, busy_timeout_seconds=settings.database_busy_timeout_seconds)
+    """`clock` is the rate limits' (seconds since the epoch): tests move it instead of sleeping."""
+    engine = db.create_engine(
+        settings.database_url,
+        busy_timeout_seconds=settings.database_busy_timeout_seconds,
+        pool_size=settings.database_pool_size,
+        pool_overflow=settings.database_pool_overflow,
+        pool_timeout=settings.database_pool_timeout_seconds,
+    )
     factory = db.session_factory(engine)
+    # SQLite serves one process by design, so its counters live in memory; on PostgreSQL they
+    # are rows every replica counts in.
+    counter: ratelimit.Counter = (
+        ratelimit.MemoryCounter()
+        if db.is_sqlite(settings.database_url)
+        else ratelimit.DatabaseCounter(factory, settings.rate_limit_window_seconds)
+    )
+    limiter = ratelimit.RateLimiter(settings, counter, clock)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -89,12 +107,23 @@ def create_app(
     return Litestar(
         route_handlers=[v1, pings, healthz, readyz],
         lifespan=[lifespan],
-        state=State({"settings": settings, "session_factory": factory, "webhook_resolver": webhook_resolver}),
+        state=State(
+            {
+                "settings": settings,
+                "session_factory": factory,
+                "webhook_resolver": webhook_resolver,
+                "rate_limiter": limiter,
+            }
+        ),
         dependencies=dependencies.PROVIDERS,
+        # Outermost first: the bound on requests in flight holds before any database work; the
+        # rate limits run once authentication knows the key.
         middleware=[
+            ShedOverload(InFlight(settings.max_requests_in_flight)),
             DefineMiddleware(
                 security.ApiKeyAuthentication, exclude=[r"^/healthz", r"^/readyz", r"^/schema", PING_PATH_PATTERN]
-            )
+            ),
+            ratelimit.RateLimits(),
         ],
         # Every route, whatever its controller, reads its input through the one strict decoder.
         before_request=strict_body.decode_strictly,

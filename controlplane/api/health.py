@@ -9,18 +9,19 @@ from litestar import Response, get
 from litestar.datastructures import State
 
 from controlplane.api.problems import problem_response
+from controlplane.api.ratelimit import UNLIMITED
 from controlplane.domain.errors import NotReady
 from controlplane.store import db
 
 logger = logging.getLogger("procplane.api")
 
 
-@get("/healthz", tags=["health"], summary="Liveness", include_in_schema=True)
+@get("/healthz", tags=["health"], summary="Liveness", include_in_schema=True, opt=UNLIMITED)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", tags=["health"], summary="Readiness: the database answers")
+@get("/readyz", tags=["health"], summary="Readiness: the database answers", opt=UNLIMITED)
 async def readyz(state: State) -> Response[Any]:
     try:
         await db.ping(state.session_factory)

@@ -11,6 +11,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from controlplane.domain.errors import (
     Conflict,
@@ -67,6 +68,9 @@ HTTP_STATUS: dict[type[DomainError], int] = {
     ServiceUnavailable: 503,
 }
 
+# How long a client told to wait for a connection should wait before it tries again.
+POOL_TIMEOUT_RETRY_AFTER_SECONDS = 1
+
 
 def _problem(
     status: int, code: str, title: str, detail: str, extra: dict[str, Any], headers: dict[str, str] | None = None
@@ -85,15 +89,26 @@ def _problem(
     return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _headers_of(error: DomainError) -> dict[str, str]:
+    """A refusal that says when to retry says it in `Retry-After` too (whole seconds), and a rate
+    limit announces itself in the RateLimit-* headers every answer within the limit carries."""
+    headers = {}
+    if isinstance(retry_after := error.extra.get("retry_after"), int):
+        headers["Retry-After"] = str(retry_after)
+    if isinstance(error, RateLimited):
+        headers |= {
+            "RateLimit-Limit": str(error.extra["limit"]),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(error.extra["retry_after"]),
+        }
+    return headers
+
+
 def problem_response(error: DomainError, headers: dict[str, str] | None = None) -> Response[Any]:
     status = next((HTTP_STATUS[kind] for kind in type(error).__mro__ if kind in HTTP_STATUS), None)
     if status is None:  # no refusal, a failure: it says nothing of itself
         return _problem(HTTP_500_INTERNAL_SERVER_ERROR, DomainError.code, DomainError.title, DomainError.title, {})
-    retry_after = error.extra.get("retry_after")
-    if retry_after is not None:
-        # The body's `retry_after` for clients that read problems, the header for those that read HTTP.
-        headers = {**(headers or {}), "Retry-After": str(retry_after)}
-    return _problem(status, error.code, error.title, error.detail, error.extra, headers)
+    return _problem(status, error.code, error.title, error.detail, error.extra, _headers_of(error) | (headers or {}))
 
 
 def _join(parent: str, child: str) -> str:
@@ -134,6 +149,14 @@ def on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Re
         return problem_response(ValidationFailed([FieldError("body", "invalid_json", str(exc.detail))]))
     code = _STATUS_CODES.get(exc.status_code, "http_error")
     return _problem(exc.status_code, code, str(exc.detail), str(exc.detail), {}, exc.headers)
+
+
+def on_pool_timeout(request: Request[Any, Any, Any], _: PoolTimeout) -> Response[Any]:
+    """Every database connection was busy for the whole pool timeout: procplane is overloaded,
+    which a client should retry, not a fault of procplane's (so no 500)."""
+    logger.warning("no database connection within the pool timeout on %s %s", request.method, request.url.path)
+    detail = "procplane is overloaded: no database connection was free in time; retry shortly"
+    return problem_response(ServiceUnavailable(detail, retry_after=POOL_TIMEOUT_RETRY_AFTER_SECONDS))
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -179,5 +202,6 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     DomainError: on_problem,
     ValidationException: on_validation_exception,
     HTTPException: on_http_exception,
+    PoolTimeout: on_pool_timeout,
     Exception: on_unexpected,
 }

@@ -10,7 +10,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.openapi.spec import Components, SecurityScheme
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from controlplane.api import auth
+from controlplane.api import auth, ratelimit
 from controlplane.api.api_keys import service as api_keys
 from controlplane.domain.errors import Forbidden, Unauthorized
 
@@ -24,11 +24,17 @@ BEARER_COMPONENTS = Components(
 class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         token = auth.bearer_token(connection.headers.get("authorization"))
-        if token is None:
-            raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'")
         factory: async_sessionmaker[AsyncSession] = connection.app.state.session_factory
-        async with factory() as session:
-            principal = await api_keys.authenticate(session, token)
+
+        async def attempt() -> auth.Principal:
+            if token is None:
+                raise Unauthorized("Send an API key as 'Authorization: Bearer <key>'")
+            async with factory() as session:
+                return await api_keys.authenticate(session, token)
+
+        # An address or a token that keeps failing is refused before its key is even looked up.
+        limiter = ratelimit.limiter_of(connection.scope)
+        principal = await limiter.authenticate(ratelimit.client_address(connection.scope), token, attempt)
         return AuthenticationResult(user=principal, auth=token)
 
 

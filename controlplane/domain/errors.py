@@ -90,15 +90,22 @@ class PreconditionFailed(DomainError, code="precondition_failed", title="The res
 class UnsupportedMediaType(DomainError, code="unsupported_media_type", title="Unsupported media type"): ...
 
 
-class RateLimited(DomainError, code="rate_limited", title="Too many requests"): ...
+class RateLimited(DomainError, code="rate_limited", title="Too many requests"):
+    """Over a rate limit: `limit` requests per window of the `scope` named (`reads`, `writes`,
+    `creations`, `auth_failures`, `heartbeat_pings`); `retry_after` is whole seconds until the
+    window ends."""
+
+    def __init__(self, detail: str, *, scope: str, limit: int, retry_after: int) -> None:
+        super().__init__(detail, scope=scope, limit=limit, retry_after=retry_after)
 
 
 class NotReady(DomainError, code="not_ready", title="Not ready"): ...
 
 
 class ServiceUnavailable(DomainError, code="unavailable", title="Temporarily unavailable"):
-    """Refused for now, not for good: the same request may succeed after `retry_after` seconds,
-    which the API also sends as the `Retry-After` header."""
+    """Refused for now, not for good: procplane or its database is too busy to take this request
+    (a lock not had in time, no database connection free, too many requests in flight); the same
+    request may succeed after `retry_after` seconds, which the API also sends as `Retry-After`."""
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail, retry_after=retry_after)

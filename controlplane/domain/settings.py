@@ -71,6 +71,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Networks (CIDRs) webhooks may be sent to although they are not public: by default a webhook
     # reaches public addresses only, never loopback, link-local (cloud metadata) or private ones.
     webhook_allowed_networks: tuple[str, ...] = ()
+    # Rate limits, counted in fixed windows of `rate_limit_window_seconds`: per API key, reads
+    # (GET), writes (PATCH, PUT, DELETE and actions) and creations (POSTs that create something);
+    # per client address and per presented token, failed authentications; per heartbeat token,
+    # pings. On PostgreSQL the counters are shared by every API replica.
+    rate_limits_enabled: bool = True
+    rate_limit_window_seconds: int = 60
+    rate_limit_reads: int = 400
+    rate_limit_writes: int = 120
+    rate_limit_creations: int = 60
+    rate_limit_auth_failures: int = 20
+    rate_limit_heartbeat_pings: int = 120
+    # Overload: requests one API process serves at once (beyond, 503 at once rather than a queue
+    # that times out), and how long a request waits for a PostgreSQL connection before a 503.
+    max_requests_in_flight: int = 64
+    database_pool_size: int = 10
+    database_pool_overflow: int = 10
+    database_pool_timeout_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         try:
@@ -90,6 +107,47 @@ def _positive_int(name: str, default: int) -> int:
     if value < 1:
         raise SettingsError(f"{name} must be at least 1, got {value}")
     return value
+
+
+def _non_negative_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < 0:
+        raise SettingsError(f"{name} must be at least 0, got {value}")
+    return value
+
+
+def _positive_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
+    if not value > 0:
+        raise SettingsError(f"{name} must be above 0, got {value}")
+    return value
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
 def _resource_types() -> tuple[ResourceTypeSetting, ...]:
@@ -164,6 +222,17 @@ def load_settings() -> Settings:
         webhook_retry_cap_seconds=float(_positive_int("PROCPLANE_WEBHOOK_RETRY_CAP_SECONDS", 3600)),
         webhook_timeout_seconds=float(_positive_int("PROCPLANE_WEBHOOK_TIMEOUT_SECONDS", 10)),
         webhook_allowed_networks=_list("PROCPLANE_WEBHOOK_ALLOWED_NETWORKS"),
+        rate_limits_enabled=_flag("PROCPLANE_RATE_LIMITS_ENABLED", True),
+        rate_limit_window_seconds=_positive_int("PROCPLANE_RATE_LIMIT_WINDOW_SECONDS", 60),
+        rate_limit_reads=_positive_int("PROCPLANE_RATE_LIMIT_READS", 400),
+        rate_limit_writes=_positive_int("PROCPLANE_RATE_LIMIT_WRITES", 120),
+        rate_limit_creations=_positive_int("PROCPLANE_RATE_LIMIT_CREATIONS", 60),
+        rate_limit_auth_failures=_positive_int("PROCPLANE_RATE_LIMIT_AUTH_FAILURES", 20),
+        rate_limit_heartbeat_pings=_positive_int("PROCPLANE_RATE_LIMIT_HEARTBEAT_PINGS", 120),
+        max_requests_in_flight=_positive_int("PROCPLANE_MAX_REQUESTS_IN_FLIGHT", 64),
+        database_pool_size=_positive_int("PROCPLANE_DATABASE_POOL_SIZE", 10),
+        database_pool_overflow=_non_negative_int("PROCPLANE_DATABASE_POOL_OVERFLOW", 10),
+        database_pool_timeout_seconds=_positive_float("PROCPLANE_DATABASE_POOL_TIMEOUT_SECONDS", 5.0),
     )
 
 

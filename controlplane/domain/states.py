@@ -89,3 +89,15 @@ class ResourceCategory(StrEnum):
     STANDARD = "standard"
     CPU_OPTIMIZED = "cpuOptimized"
     MEMORY_OPTIMIZED = "memoryOptimized"
+
+
+class RateLimitScope(StrEnum):
+    """What a rate limit counts. An API key has a budget for each of reads, writes and creations;
+    failed authentications are counted per client address and per presented token, heartbeat
+    pings per heartbeat token."""
+
+    READS = "reads"
+    WRITES = "writes"
+    CREATIONS = "creations"
+    AUTH_FAILURES = "auth_failures"
+    HEARTBEAT_PINGS = "heartbeat_pings"

@@ -44,7 +44,16 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, *, busy_timeout_seconds: float = DEFAULT_DATABASE_BUSY_TIMEOUT_SECONDS) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    busy_timeout_seconds: float = DEFAULT_DATABASE_BUSY_TIMEOUT_SECONDS,
+    pool_size: int = 5,
+    pool_overflow: int = 10,
+    pool_timeout: float = 30.0,
+) -> AsyncEngine:
+    """On PostgreSQL, at most `pool_size + pool_overflow` connections; a session waits at most
+    `pool_timeout` seconds for one, then SQLAlchemy's TimeoutError (the API answers 503)."""
     # A failed statement's error renders its parameters, and those hold config var values and
     # secrets: hidden, they reach no log and no response.
     if is_sqlite(url):
@@ -58,7 +67,13 @@ def create_engine(url: str, *, busy_timeout_seconds: float = DEFAULT_DATABASE_BU
     # PostgreSQL gives up with lock_not_available, rather than forever.
     lock_timeout = {"lock_timeout": str(int(busy_timeout_seconds * 1000))}
     return create_async_engine(
-        url, pool_pre_ping=True, hide_parameters=True, connect_args={"server_settings": lock_timeout}
+        url,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        connect_args={"server_settings": lock_timeout},
+        pool_size=pool_size,
+        max_overflow=pool_overflow,
+        pool_timeout=pool_timeout,
     )
 
 

@@ -399,3 +399,16 @@ class ReleaseJob(SQLModel, table=True):
     reason: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     started_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
     finished_at: datetime | None = Field(default=None, sa_column=sa.Column(sa.DateTime(timezone=True)))
+
+
+class RateLimitCounter(SQLModel, table=True):
+    """Requests counted in one fixed window of one rate-limit bucket (an API key's reads, an
+    address's failed authentications...), shared by every API replica on PostgreSQL."""
+
+    __tablename__ = "rate_limit_counters"
+
+    bucket: str = Field(primary_key=True, max_length=100)
+    # The window's start in whole seconds since the epoch: windows are aligned to the clock, so
+    # every replica agrees on the current one without talking to the others.
+    window_start: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, index=True))
+    hits: int

@@ -15,6 +15,16 @@ from controlplane.domain.settings import Settings, normalize_database_url
 from tests.postgres import PostgresServer, postgres_server
 
 ADMIN_TOKEN = "pp_test_admin_token_0123456789"
+# The suite sends hundreds of requests with one key, and of refused ones from one address, within
+# a minute: far past the production limits, which tests/api/test_rate_limits.py proves. Here the
+# limits stay on (every request is counted) but out of reach.
+SUITE_RATE_LIMITS: dict[str, Any] = {
+    "rate_limit_reads": 100_000,
+    "rate_limit_writes": 100_000,
+    "rate_limit_creations": 100_000,
+    "rate_limit_auth_failures": 100_000,
+    "rate_limit_heartbeat_pings": 100_000,
+}
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +43,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, bootstrap_token=ADMIN_TOKEN)
+    return Settings(database_url=database_url, bootstrap_token=ADMIN_TOKEN, **SUITE_RATE_LIMITS)
 
 
 class Api:
@@ -119,6 +129,10 @@ def module_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     else:
         server: PostgresServer = request.getfixturevalue("postgres")
         url = server.create_database()
-    settings = Settings(database_url=normalize_database_url(url), bootstrap_token=ADMIN_TOKEN)
+    settings = Settings(
+        database_url=normalize_database_url(url),
+        bootstrap_token=ADMIN_TOKEN,
+        **SUITE_RATE_LIMITS,
+    )
     with make_client(settings) as client:
         yield Api(client)

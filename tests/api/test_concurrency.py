@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 from controlplane.api.app import create_app
 from controlplane.domain.settings import Settings, normalize_database_url
 from controlplane.store import db
-from tests.api.conftest import ADMIN_TOKEN, assert_problem
+from tests.api.conftest import ADMIN_TOKEN, SUITE_RATE_LIMITS, assert_problem
 from tests.postgres import PostgresServer
 
 PARALLEL = 50
@@ -131,7 +131,10 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     # The races test exactness: a request waits its turn for the application's lock however slow
     # the machine running the tests is. A lock not had in time is the 503 test's, below.
     settings = Settings(
-        database_url=normalize_database_url(url), bootstrap_token=ADMIN_TOKEN, database_busy_timeout_seconds=60
+        database_url=normalize_database_url(url),
+        bootstrap_token=ADMIN_TOKEN,
+        database_busy_timeout_seconds=60,
+        **SUITE_RATE_LIMITS,
     )
     with Server(settings) as running:
         yield running

@@ -134,6 +134,27 @@ def test_postgresql_splits_api_and_reconciler() -> None:
     assert named(objects, "Service", "pp-procplane")["spec"]["selector"]["app.kubernetes.io/component"] == "api"
 
 
+def test_the_api_gets_its_rate_limits_and_overload_bounds() -> None:
+    defaults = env_of(
+        named(template(), "Deployment", "pp-procplane-server")["spec"]["template"]["spec"]["containers"][0]
+    )
+    assert defaults["PROCPLANE_RATE_LIMITS_ENABLED"] == "true"
+    assert defaults["PROCPLANE_RATE_LIMIT_READS"] == "400"
+    assert defaults["PROCPLANE_RATE_LIMIT_WRITES"] == "120"
+    assert defaults["PROCPLANE_RATE_LIMIT_CREATIONS"] == "60"
+    assert defaults["PROCPLANE_RATE_LIMIT_AUTH_FAILURES"] == "20"
+    assert defaults["PROCPLANE_MAX_REQUESTS_IN_FLIGHT"] == "64"
+    overrides = ["api.rateLimits.reads=1000", "api.maxRequestsInFlight=16", "api.databasePool.timeoutSeconds=2"]
+    objects = template("postgresql", overrides)
+    api_env = env_of(named(objects, "Deployment", "pp-procplane-api")["spec"]["template"]["spec"]["containers"][0])
+    assert api_env["PROCPLANE_RATE_LIMIT_READS"] == "1000"
+    assert api_env["PROCPLANE_MAX_REQUESTS_IN_FLIGHT"] == "16"
+    assert api_env["PROCPLANE_DATABASE_POOL_TIMEOUT_SECONDS"] == "2"
+    assert api_env["PROCPLANE_DATABASE_POOL_SIZE"] == "10"
+    reconciler = named(objects, "Deployment", "pp-procplane-reconciler")["spec"]["template"]["spec"]["containers"][0]
+    assert "PROCPLANE_RATE_LIMIT_READS" not in env_of(reconciler)  # the API's alone
+
+
 def test_ingress_and_database_url_secret() -> None:
     objects = template("ingress")
     ingress = named(objects, "Ingress", "pp-procplane")
@@ -266,6 +287,9 @@ REFUSED = [
     (["defaultResourceType=xl"], 'defaultResourceType "xl" is not in resourceTypes'),
     (["webhooks.allowedNetworks={private}"], "at '/webhooks/allowedNetworks/0'"),
     (["webhooks.allowedNetworks=10.0.0.0/8"], "at '/webhooks/allowedNetworks'"),
+    (["api.rateLimits.reads=0"], "at '/api/rateLimits/reads'"),
+    (["api.rateLimits.burst=5"], "at '/api/rateLimits': additional properties 'burst' not allowed"),
+    (["api.databasePool.timeoutSeconds=0"], "at '/api/databasePool/timeoutSeconds'"),
 ]  # fmt: skip
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controlplane.api.problems import HTTP_STATUS, problem_response
-from controlplane.domain.errors import DomainError, NotFound, PlanLimitReached, ServiceUnavailable
+from controlplane.domain.errors import DomainError, NotFound, PlanLimitReached, RateLimited, ServiceUnavailable
 
 
 def test_every_domain_error_has_an_http_status() -> None:
@@ -23,4 +23,13 @@ def test_a_refusal_for_now_tells_when_to_retry_in_the_body_and_the_header() -> N
     assert response.status_code == 503
     assert (response.content["code"], response.content["retry_after"]) == ("unavailable", 2)
     assert response.headers["Retry-After"] == "2"
+
+
+def test_a_refusal_that_says_when_to_retry_says_it_in_retry_after() -> None:
+    limited = problem_response(RateLimited("slow down", scope="reads", limit=400, retry_after=17))
+    assert limited.status_code == 429
+    assert limited.headers["Retry-After"] == "17"
+    assert (limited.headers["RateLimit-Limit"], limited.headers["RateLimit-Remaining"]) == ("400", "0")
+    busy = problem_response(ServiceUnavailable("busy", retry_after=1))
+    assert (busy.status_code, busy.content["code"], busy.headers["Retry-After"]) == (503, "unavailable", "1")
     assert "Retry-After" not in problem_response(NotFound("gone")).headers

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from controlplane.api import ratelimit
 from controlplane.api.api_keys import service as api_keys
 from controlplane.api.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
 from controlplane.api.auth import Principal
@@ -21,7 +22,7 @@ class ApiKeyController(Controller):
     async def list_api_keys(self, db_session: AsyncSession, principal: Principal, pagination: Pagination) -> ApiKeyList:
         return await api_keys.list_keys(db_session, principal.scope, pagination.offset, pagination.limit)
 
-    @post("/", summary="Create an API key; the token is shown only in this response")
+    @post("/", summary="Create an API key; the token is shown only in this response", opt=ratelimit.CREATES)
     async def create_api_key(self, db_session: AsyncSession, principal: Principal, data: ApiKeyCreate) -> ApiKeyCreated:
         return await api_keys.issue(db_session, principal, data)
 

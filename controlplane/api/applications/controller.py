@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, delete, get, patch, post
 from litestar.status_codes import HTTP_200_OK
 
+from controlplane.api import ratelimit
 from controlplane.api.applications import presenter
 from controlplane.api.applications.schemas import (
     ApplicationCreate,
@@ -29,7 +30,7 @@ class ApplicationController(Controller):
     async def list_applications(self, applications: ApplicationService, pagination: Pagination) -> ApplicationList:
         return await applications.list(pagination.offset, pagination.limit)
 
-    @post("/", summary="Create an application")
+    @post("/", summary="Create an application", opt=ratelimit.CREATES)
     async def create_application(self, applications: ApplicationService, data: ApplicationCreate) -> ApplicationOut:
         return presenter.application(await applications.create(data))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar import Controller, get, post
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
+from controlplane.api import ratelimit
 from controlplane.api.deployments.schemas import DeploymentCreate, ReleaseList, ReleaseOut, RollbackCreate
 from controlplane.api.deployments.service import ReleaseService
 from controlplane.api.deps import Pagination
@@ -21,11 +22,21 @@ class ReleaseController(Controller):
     async def list_deployments(self, releases: ReleaseService, app_id: str, pagination: Pagination) -> ReleaseList:
         return await releases.list(app_id, pagination.offset, pagination.limit)
 
-    @post("/", summary="Deploy an image (or restart): jobs before, rollout, jobs after", status_code=HTTP_201_CREATED)
+    @post(
+        "/",
+        summary="Deploy an image (or restart): jobs before, rollout, jobs after",
+        status_code=HTTP_201_CREATED,
+        opt=ratelimit.CREATES,
+    )
     async def create_deployment(self, releases: ReleaseService, app_id: str, data: DeploymentCreate) -> ReleaseOut:
         return await releases.create(app_id, data)
 
-    @post("/rollback", summary="Deploy the image of an earlier, succeeded deployment", status_code=HTTP_201_CREATED)
+    @post(
+        "/rollback",
+        summary="Deploy the image of an earlier, succeeded deployment",
+        status_code=HTTP_201_CREATED,
+        opt=ratelimit.CREATES,
+    )
     async def rollback_deployment(self, releases: ReleaseService, app_id: str, data: RollbackCreate) -> ReleaseOut:
         return await releases.rollback(app_id, data)
 

@@ -9,9 +9,10 @@ from litestar import Controller, Request, post
 from litestar.status_codes import HTTP_200_OK
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from controlplane.api import auth
+from controlplane.api import auth, ratelimit
 from controlplane.api.observing import heartbeats
 from controlplane.api.observing.schemas import HeartbeatOut
+from controlplane.domain.states import RateLimitScope
 
 PING_PATH_PATTERN = r"^/v1/applications/[^/]+/processes/[^/]+/actions/ping$"
 
@@ -22,9 +23,14 @@ class HeartbeatPingController(Controller):
     security = [{"apiKey": []}]
 
     @post("/", summary="Ping the process's heartbeat : keeps it ALIVE, or RESURRECTED after death",
-          status_code=HTTP_200_OK)  # fmt: skip
+          status_code=HTTP_200_OK, opt={ratelimit.RATE_LIMIT_OPT: RateLimitScope.HEARTBEAT_PINGS})  # fmt: skip
     async def ping_heartbeat(
         self, request: Request[Any, Any, Any], db_session: AsyncSession, app_id: str, process_id: str
     ) -> HeartbeatOut:
         token = auth.bearer_token(request.headers.get("authorization"))
-        return await heartbeats.ping(db_session, app_id, process_id, token)
+        limiter = ratelimit.limiter_of(request.scope)
+        address = ratelimit.client_address(request.scope)
+        # Wrong tokens count as failed authentications, as wrong API keys do.
+        return await limiter.authenticate(
+            address, token, lambda: heartbeats.ping(db_session, app_id, process_id, token)
+        )

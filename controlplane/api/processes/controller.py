@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, delete, get, patch, post, pu
 from litestar.params import Parameter
 from litestar.status_codes import HTTP_200_OK
 
-from controlplane.api import strict_body
+from controlplane.api import ratelimit, strict_body
 from controlplane.api.auth import Principal
 from controlplane.api.deps import Pagination
 from controlplane.api.processes import procfile
@@ -45,7 +45,12 @@ class ProcessController(Controller):
         return await processes.list(app_id, pagination.offset, pagination.limit)
 
     # 200, not 201: Sevalla's contract answers a created process with 200.
-    @post("/", summary="Create a process; its key is derived when not given", status_code=HTTP_200_OK)
+    @post(
+        "/",
+        summary="Create a process; its key is derived when not given",
+        status_code=HTTP_200_OK,
+        opt=ratelimit.CREATES,
+    )
     async def create_process(self, processes: ProcessService, app_id: str, data: ProcessCreate) -> Response[ProcessOut]:
         return with_etag(*await processes.create(app_id, data))
 
@@ -73,6 +78,7 @@ class ProcessController(Controller):
 
     @post(
         "/{process_id:str}/trigger",
+        opt=ratelimit.CREATES,
         summary="Run a cron process now (a Job from its CronJob's template); the run is listed under runs",
         status_code=HTTP_200_OK,
     )

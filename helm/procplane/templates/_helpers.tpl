@@ -185,6 +185,36 @@ webhook targets (the API checks a URL when it is set, the reconciler before each
 {{- end }}
 {{- end -}}
 
+{{/* The API's own settings: rate limits, requests in flight, its database pool. */}}
+{{- define "procplane.apiEnv" -}}
+{{- with .Values.api.rateLimits }}
+- name: PROCPLANE_RATE_LIMITS_ENABLED
+  value: {{ .enabled | quote }}
+- name: PROCPLANE_RATE_LIMIT_WINDOW_SECONDS
+  value: {{ .windowSeconds | quote }}
+- name: PROCPLANE_RATE_LIMIT_READS
+  value: {{ .reads | quote }}
+- name: PROCPLANE_RATE_LIMIT_WRITES
+  value: {{ .writes | quote }}
+- name: PROCPLANE_RATE_LIMIT_CREATIONS
+  value: {{ .creations | quote }}
+- name: PROCPLANE_RATE_LIMIT_AUTH_FAILURES
+  value: {{ .authFailures | quote }}
+- name: PROCPLANE_RATE_LIMIT_HEARTBEAT_PINGS
+  value: {{ .heartbeatPings | quote }}
+{{- end }}
+- name: PROCPLANE_MAX_REQUESTS_IN_FLIGHT
+  value: {{ .Values.api.maxRequestsInFlight | quote }}
+{{- with .Values.api.databasePool }}
+- name: PROCPLANE_DATABASE_POOL_SIZE
+  value: {{ .size | quote }}
+- name: PROCPLANE_DATABASE_POOL_OVERFLOW
+  value: {{ .overflow | quote }}
+- name: PROCPLANE_DATABASE_POOL_TIMEOUT_SECONDS
+  value: {{ .timeoutSeconds | quote }}
+{{- end }}
+{{- end -}}
+
 {{- define "procplane.bootstrapEnv" -}}
 {{- if include "procplane.hasBootstrapToken" . }}
 - name: PROCPLANE_BOOTSTRAP_TOKEN
