@@ -17,7 +17,7 @@ from litestar.types import Method
 from litestar.types.internal_types import PathParameterDefinition
 
 from controlplane.api import deps as dependencies
-from controlplane.api import problems, security
+from controlplane.api import openapi, problems, security
 from controlplane.api.api_keys import service as api_keys
 from controlplane.api.api_keys.controller import ApiKeyController
 from controlplane.api.applications.controller import ApplicationController
@@ -38,10 +38,8 @@ logger = logging.getLogger("procplane")
 def operation_id(
     route_handler: HTTPRouteHandler, _method: HttpMethod | Method, _path: list[str | PathParameterDefinition]
 ) -> str:
-    """The handler's name in camelCase (`list_processes` → `listProcesses`): stable across
-    releases, so generated clients keep their method names; Litestar refuses duplicates."""
-    first, *rest = route_handler.handler_name.split("_")
-    return first + "".join(word.capitalize() for word in rest)
+    """`openapi.operation_name`; Litestar refuses duplicates."""
+    return openapi.operation_name(route_handler)
 
 
 def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
@@ -79,7 +77,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
     )
     # Authenticated by the process's heartbeat token in the handler, not by the API-key middleware.
     pings = Router(path="/v1", route_handlers=[HeartbeatPingController])
-    return Litestar(
+    app = Litestar(
         route_handlers=[v1, pings, healthz, readyz],
         lifespan=[lifespan],
         state=State({"settings": settings, "session_factory": factory}),
@@ -104,3 +102,5 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
     )
+    openapi.document(app)
+    return app
