@@ -92,6 +92,7 @@ def create_app(settings: Settings, *, run_migrations: bool = True) -> Litestar:
             )
         ],
         exception_handlers=problems.EXCEPTION_HANDLERS,
+        plugins=[openapi.ClosedRequests()],
         openapi_config=OpenAPIConfig(
             title="procplane",
             version="1",

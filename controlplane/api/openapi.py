@@ -7,18 +7,21 @@ operations that act on it, so that a client (or a fuzzer) can follow them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from litestar import Litestar
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.constants import RESERVED_KWARGS
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Link, OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.routes import HTTPRoute
+from litestar.typing import FieldDefinition
 
 from controlplane.api.problems import PROBLEM_JSON, Problem
 from controlplane.api.security import READ_METHODS, admins_only, writers_only
+from controlplane.api.wire import Request
 from controlplane.domain import validation
 
 # Why each status is answered; the body is always a problem with a stable `code`.
@@ -150,6 +153,20 @@ LINKS: dict[str, dict[str, dict[str, Link]]] = {
     "createDeployment": {"201": _links("createDeployment", ("getDeployment", "cancelDeployment"), _RELEASE)},
     "createApiKey": {"201": _links("createApiKey", ("revokeApiKey",), {"key_id": "$response.body#/id"})},
 }
+
+
+class ClosedRequests(StructSchemaPlugin):
+    """Request bodies refuse unknown fields (`wire.Request`), so their schemas say
+    `additionalProperties: false`; Litestar's own msgspec schemas leave them open. (Litestar has no
+    public base for this: the struct plugin it uses for every msgspec type is extended here.)"""
+
+    def is_plugin_supported_field(self, field_definition: FieldDefinition) -> bool:
+        return super().is_plugin_supported_field(field_definition) and field_definition.is_subclass_of(Request)
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        schema.additional_properties = False
+        return schema
 
 
 @dataclass

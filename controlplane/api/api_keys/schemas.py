@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from controlplane.api.wire import Page, Request, Response
+from typing import Annotated
+
+from controlplane.api.wire import Page, Request, Response, text
+from controlplane.domain import validation
 from controlplane.domain.states import Role
 
 
 class ApiKeyCreate(Request, kw_only=True):
-    name: str
+    name: Annotated[str, text(1, validation.API_KEY_NAME_MAX)]
     role: Role
 
 

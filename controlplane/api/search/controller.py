@@ -9,7 +9,7 @@ from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api.search.schemas import NodeInstancesResult, ProcessSearchResult
-from controlplane.api.search.service import DEFAULT_PAGE, ProcessSearch
+from controlplane.api.search.service import DEFAULT_PAGE, MAX_PAGE, SEARCH_MAX, ProcessSearch
 from controlplane.domain.errors import NotFound
 
 
@@ -21,11 +21,13 @@ class ProcessSearchController(Controller):
     async def search_processes(
         self,
         db_session: AsyncSession,
-        search: str | None = None,
+        search: Annotated[str | None, QueryParameter(schema_extra={"max_length": SEARCH_MAX}, required=False)] = None,
         tags: str | None = None,
         from_: Annotated[str | None, QueryParameter(name="from", required=False)] = None,
         to: str | None = None,
-        page_limit: Annotated[int, QueryParameter(name="page[limit]", required=False)] = DEFAULT_PAGE,
+        page_limit: Annotated[
+            int, QueryParameter(name="page[limit]", required=False, schema_extra={"minimum": 1, "maximum": MAX_PAGE})
+        ] = DEFAULT_PAGE,
         page_cursor: Annotated[str | None, QueryParameter(name="page[cursor]", required=False)] = None,
     ) -> ProcessSearchResult:
         return await ProcessSearch(db_session).search(
