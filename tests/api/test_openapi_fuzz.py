@@ -38,7 +38,9 @@ from tests.postgres import PostgresServer
 # few enough that both databases take well under three minutes together.
 # A deeper run: PROCPLANE_FUZZ_EXAMPLES=100 python3 -m uv run pytest tests/api/test_openapi_fuzz.py
 MAX_EXAMPLES = int(os.environ.get("PROCPLANE_FUZZ_EXAMPLES", "5"))
-STATEFUL_EXAMPLES = max(4, MAX_EXAMPLES // 2)
+# Not scaled with MAX_EXAMPLES: the state machine's rules depend on what the server answered, and
+# at a few dozen sequences Hypothesis replays one whose rules differ (FlakyStrategyDefinition).
+STATEFUL_EXAMPLES = 4
 STATEFUL_STEPS = 8
 # Checks left out, with why (see the module docstring).
 EXCLUDED_CHECKS: dict[CheckFunction, str] = {
