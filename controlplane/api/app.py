@@ -17,7 +17,7 @@ from litestar.types import Method
 from litestar.types.internal_types import PathParameterDefinition
 
 from controlplane.api import deps as dependencies
-from controlplane.api import problems, ratelimit, security, strict_body
+from controlplane.api import openapi, problems, ratelimit, security, strict_body
 from controlplane.api.api_keys import service as api_keys
 from controlplane.api.api_keys.controller import ApiKeyController
 from controlplane.api.applications.controller import ApplicationController
@@ -32,7 +32,6 @@ from controlplane.api.processes.controller import ProcessController, ProcfileCon
 from controlplane.api.search.controller import NodeController, ProcessSearchController
 from controlplane.api.teams.controller import TeamController
 from controlplane.domain import webhook_targets
-from controlplane.domain.naming import camel_case
 from controlplane.domain.settings import Settings
 from controlplane.store import db, migrate
 
@@ -42,9 +41,8 @@ logger = logging.getLogger("procplane")
 def operation_id(
     route_handler: HTTPRouteHandler, _method: HttpMethod | Method, _path: list[str | PathParameterDefinition]
 ) -> str:
-    """The handler's name in camelCase (`list_processes` → `listProcesses`): stable across
-    releases, so generated clients keep their method names; Litestar refuses duplicates."""
-    return camel_case(route_handler.handler_name)
+    """`openapi.operation_name`; Litestar refuses duplicates."""
+    return openapi.operation_name(route_handler)
 
 
 def create_app(
@@ -104,7 +102,7 @@ def create_app(
     )
     # Authenticated by the process's heartbeat token in the handler, not by the API-key middleware.
     pings = Router(path="/v1", route_handlers=[HeartbeatPingController])
-    return Litestar(
+    app = Litestar(
         route_handlers=[v1, pings, healthz, readyz],
         lifespan=[lifespan],
         state=State(
@@ -129,6 +127,7 @@ def create_app(
         before_request=strict_body.decode_strictly,
         request_max_body_size=strict_body.MAX_BODY_BYTES,
         exception_handlers=problems.EXCEPTION_HANDLERS,
+        plugins=[openapi.ClosedRequests()],
         openapi_config=OpenAPIConfig(
             title="procplane",
             version="1",
@@ -139,3 +138,5 @@ def create_app(
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
     )
+    openapi.document(app)
+    return app

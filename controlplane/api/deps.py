@@ -4,11 +4,12 @@ and every feature's service on it."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from controlplane.api.applications.service import ApplicationService
@@ -80,7 +81,12 @@ class Pagination:
         self.limit = limit
 
 
-def provide_pagination(offset: int = 0, limit: int = 25) -> Pagination:
+# The ranges are checked below, with procplane's codes; `schema_extra` only shows them in the document.
+Offset = Annotated[int, Parameter(schema_extra={"minimum": 0, "maximum": MAX_OFFSET}, required=False)]
+Limit = Annotated[int, Parameter(schema_extra={"minimum": 1, "maximum": MAX_LIMIT}, required=False)]
+
+
+def provide_pagination(offset: Offset = 0, limit: Limit = 25) -> Pagination:
     errors = []
     if not 1 <= limit <= MAX_LIMIT:
         errors.append(FieldError("limit", "out_of_range", f"must be between 1 and {MAX_LIMIT}"))

@@ -7,6 +7,7 @@ import re
 import traceback
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -48,6 +49,33 @@ _STATUS_CODES = {
     415: "unsupported_media_type",
     429: "rate_limited",
 }
+
+
+class ProblemData(msgspec.Struct):
+    """The `data` member Sevalla's clients read: the code and the sentence again."""
+
+    code: str
+    message: str
+
+
+class Problem(msgspec.Struct, kw_only=True):
+    """The body of every refusal, as the OpenAPI document shows it (`_problem` writes it): RFC 9457
+    members, the stable `code`, per-field `errors`, Sevalla's `message` and `data`, and the members
+    some refusals add (the conflicting `field`, a plan limit's `scope` and `limit`, the deployment
+    still running)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    message: str
+    data: ProblemData
+    errors: list[FieldError] | msgspec.UnsetType = msgspec.UNSET
+    field: str | msgspec.UnsetType = msgspec.UNSET
+    scope: str | msgspec.UnsetType = msgspec.UNSET
+    limit: int | msgspec.UnsetType = msgspec.UNSET
+    running_deployment_id: str | msgspec.UnsetType = msgspec.UNSET
 
 
 # The one place a domain error gets its HTTP status; any other is a 500.

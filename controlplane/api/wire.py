@@ -35,6 +35,22 @@ class Message(Response):
     message: str
 
 
+def limits(**schema: Any) -> msgspec.Meta:
+    """Limits the OpenAPI document shows for a field (`max_length`, `minimum`, `pattern`...) without
+    msgspec enforcing them at decode: the domain's validation enforces them, names every bad field
+    at once and with procplane's codes (`too_long`, `out_of_range`), where msgspec would stop at
+    the first in its own words."""
+    return msgspec.Meta(extra_json_schema={"extra": schema})
+
+
+def between(low: int, high: int) -> msgspec.Meta:
+    return limits(minimum=low, maximum=high)
+
+
+def text(low: int, high: int, pattern: str | None = None) -> msgspec.Meta:
+    return limits(min_length=low, max_length=high, **({"pattern": pattern} if pattern else {}))
+
+
 Out = TypeVar("Out", bound=Response)
 
 

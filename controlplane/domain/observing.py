@@ -10,6 +10,12 @@ from typing import Any
 import msgspec
 
 RULES = ("down", "restart", "cpu", "memory", "heartbeat")
+# The limits of what a client sets: thresholds are percentages, a heartbeat interval is at most 30 days.
+THRESHOLD_MIN = 0.01
+THRESHOLD_MAX = 100.0
+WEBHOOK_URL_MAX = 2048
+HEARTBEAT_MIN_SECONDS = 1
+HEARTBEAT_MAX_SECONDS = 30 * 24 * 3600
 
 
 class Rules(msgspec.Struct, frozen=True, kw_only=True):

@@ -19,8 +19,12 @@ CONFIG_VAR_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # A container image reference: [registry/]path[:tag][@digest], without whitespace.
 IMAGE_REFERENCE = re.compile(
     r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\w][\w.-]{0,127})?"
-    r"(@sha256:[a-f0-9]{64})?$"
+    r"(@sha256:[a-f0-9]{64})?$",
+    re.ASCII,
 )
+# The patterns are written for the OpenAPI document too (`^...$`); Python's `$` also matches before a
+# final newline, so every check uses `fullmatch`.
+PROBE_PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 CRON_MACROS = {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 
 APP_NAME_MAX = 30
@@ -36,6 +40,34 @@ CONFIG_VAR_VALUE_MAX = 32 * 1024
 CONFIG_VAR_KEY_MAX = 253  # a Secret's data key
 CONFIG_VARS_MAX = 1000
 CONFIG_VARS_TOTAL_MAX = 512 * 1024
+IMAGE_MAX = 512
+ENTRYPOINT_MAX = 1024
+SCHEDULE_MAX = 100
+TIME_ZONE_MAX = 100
+PORT_MAX = 65535
+# Inclusive ranges of the probe fields (Kubernetes' names), the horizontal scaling fields and the
+# job fields; the API's wire types show the same ranges in the OpenAPI document.
+PROBE_RANGES: dict[str, tuple[int, int]] = {
+    "initialDelaySeconds": (0, 3600),
+    "periodSeconds": (1, 3600),
+    "timeoutSeconds": (1, 3600),
+    "successThreshold": (1, 100),
+    "failureThreshold": (1, 100),
+    "terminationGracePeriodSeconds": (1, 3600),
+}
+HORIZONTAL_RANGES: dict[str, tuple[int, int]] = {
+    "targetCpuPercent": (1, 100),
+    "targetMemoryPercent": (1, 100),
+    "scaleUpIntervalSeconds": (1, 60000),
+    "scaleDownIntervalSeconds": (1, 60000),
+    "scaleUpIncrement": (1, 5),
+    "scaleDownIncrement": (1, 5),
+}
+JOB_RANGES: dict[str, tuple[int, int]] = {
+    "job_timeout_seconds": (1, 86400),
+    "job_retries": (0, 10),
+    "job_ttl_seconds": (0, 7 * 86400),
+}
 
 PROCESS_TYPES = tuple(states.ProcessType)
 # The fields that mean something for some process types only. Sent to a process of another type
@@ -133,7 +165,7 @@ def nul_errors(value: Any, path: str = "") -> list[FieldError]:
 def application_name_errors(name: str) -> list[FieldError]:
     errors: list[FieldError] = []
     _length(errors, "name", name, 1, APP_NAME_MAX)
-    if name and not DNS_LABEL.match(name):
+    if name and not DNS_LABEL.fullmatch(name):
         errors.append(
             FieldError(
                 "name",
@@ -174,8 +206,8 @@ def image_errors(image: str | None) -> list[FieldError]:
     if image is None:
         return []
     errors: list[FieldError] = []
-    _length(errors, "image", image, 1, 512)
-    if image and not IMAGE_REFERENCE.match(image):
+    _length(errors, "image", image, 1, IMAGE_MAX)
+    if image and not IMAGE_REFERENCE.fullmatch(image):
         errors.append(FieldError("image", "invalid_format", "must be a container image reference"))
     return errors
 
@@ -192,7 +224,7 @@ def config_var_errors(changes: dict[str, str | None]) -> list[FieldError]:
         field = f"vars.{key}"
         if len(key) > CONFIG_VAR_KEY_MAX:
             errors.append(FieldError(field, "too_long", f"keys are at most {CONFIG_VAR_KEY_MAX} characters"))
-        elif not CONFIG_VAR_KEY.match(key):
+        elif not CONFIG_VAR_KEY.fullmatch(key):
             errors.append(
                 FieldError(field, "invalid_format", "keys are letters, digits and '_', not starting with a digit")
             )
@@ -220,7 +252,7 @@ def config_vars_size_errors(resulting: dict[str, str]) -> list[FieldError]:
 def key_errors(key: str, app_name: str, field: str = "key") -> list[FieldError]:
     errors: list[FieldError] = []
     _length(errors, field, key, 1, KEY_MAX)
-    if key and not DNS_LABEL.match(key):
+    if key and not DNS_LABEL.fullmatch(key):
         errors.append(
             FieldError(
                 field,
@@ -263,7 +295,7 @@ def _time_zones() -> frozenset[str]:
 
 def schedule_errors(schedule: str) -> list[FieldError]:
     errors: list[FieldError] = []
-    _length(errors, "schedule", schedule, 1, 100)
+    _length(errors, "schedule", schedule, 1, SCHEDULE_MAX)
     if errors:
         return errors
     text = schedule.strip()
@@ -277,7 +309,7 @@ def schedule_errors(schedule: str) -> list[FieldError]:
 
 def time_zone_errors(time_zone: str) -> list[FieldError]:
     errors: list[FieldError] = []
-    _length(errors, "time_zone", time_zone, 1, 100)
+    _length(errors, "time_zone", time_zone, 1, TIME_ZONE_MAX)
     if not errors and time_zone not in _time_zones():
         errors.append(FieldError("time_zone", "invalid_time_zone", "must be an IANA time zone name"))
     return errors
@@ -294,20 +326,13 @@ def _probe_errors(field: str, probe: dict[str, Any]) -> list[FieldError]:
             errors.append(FieldError(f"{field}.exec.command", "required", "must name a command"))
         port = action.get("port")
         if isinstance(port, int):
-            _range(errors, f"{field}.{handler}.port", port, 1, 65535)
-        elif isinstance(port, str) and not re.match(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", port):
+            _range(errors, f"{field}.{handler}.port", port, 1, PORT_MAX)
+        elif isinstance(port, str) and not PROBE_PORT_NAME.fullmatch(port):
             errors.append(FieldError(f"{field}.{handler}.port", "invalid_format", "must be a port number or name"))
         path = action.get("path")
         if handler == "httpGet" and path is not None and not path.startswith("/"):
             errors.append(FieldError(f"{field}.httpGet.path", "invalid_format", "must start with '/'"))
-    for name, low, high in (
-        ("initialDelaySeconds", 0, 3600),
-        ("periodSeconds", 1, 3600),
-        ("timeoutSeconds", 1, 3600),
-        ("successThreshold", 1, 100),
-        ("failureThreshold", 1, 100),
-        ("terminationGracePeriodSeconds", 1, 3600),
-    ):
+    for name, (low, high) in PROBE_RANGES.items():
         if name in probe:
             _range(errors, f"{field}.{name}", probe[name], low, high)
     if field == "liveness_probe" and probe.get("successThreshold", 1) != 1:
@@ -344,14 +369,7 @@ def _scaling_errors(process_type: str, scaling: dict[str, Any]) -> list[FieldErr
     _range(errors, f"{prefix}.maxInstanceCount", high, 1, MAX_INSTANCES)
     if low > high:
         errors.append(FieldError(f"{prefix}.maxInstanceCount", "min_exceeds_max", "must be at least minInstanceCount"))
-    for name, lo, hi in (
-        ("targetCpuPercent", 1, 100),
-        ("targetMemoryPercent", 1, 100),
-        ("scaleUpIntervalSeconds", 1, 60000),
-        ("scaleDownIntervalSeconds", 1, 60000),
-        ("scaleUpIncrement", 1, 5),
-        ("scaleDownIncrement", 1, 5),
-    ):
+    for name, (lo, hi) in HORIZONTAL_RANGES.items():
         if name in config:
             _range(errors, f"{prefix}.{name}", config[name], lo, hi)
     return errors
@@ -362,10 +380,10 @@ def process_errors(draft: ProcessDraft, app_name: str) -> list[FieldError]:
     errors = key_errors(draft.key, app_name)
     errors += display_name_errors(draft.display_name)
     if draft.entrypoint is not None:
-        _length(errors, "entrypoint", draft.entrypoint, 1, 1024)
+        _length(errors, "entrypoint", draft.entrypoint, 1, ENTRYPOINT_MAX)
     is_web = draft.type == "web"
     if is_web:
-        _range(errors, "port", draft.port, 1, 65535)
+        _range(errors, "port", draft.port, 1, PORT_MAX)
     elif draft.port != DEFAULT_PORT:
         errors.append(FieldError("port", "not_allowed_for_type", "only web processes take this field"))
     web_only = {
@@ -394,17 +412,14 @@ def process_errors(draft: ProcessDraft, app_name: str) -> list[FieldError]:
             errors.append(FieldError(field, "not_allowed_for_type", "only cron processes take this field"))
         elif value is not None:
             errors += check(value)
-    for job_field, setting, high in (
-        ("job_timeout_seconds", draft.job_timeout_seconds, 86400),
-        ("job_retries", draft.job_retries, 10),
-        ("job_ttl_seconds", draft.job_ttl_seconds, 7 * 86400),
-    ):
+    for job_field, (low, high) in JOB_RANGES.items():
+        setting = getattr(draft, job_field)
         if setting is None:
             continue
         if draft.type != "job":
             errors.append(FieldError(job_field, "not_allowed_for_type", "only job processes take this field"))
         else:
-            _range(errors, job_field, setting, 1 if job_field == "job_timeout_seconds" else 0, high)
+            _range(errors, job_field, setting, low, high)
     if draft.type != "job" and draft.job_start_policy is not None:
         errors.append(FieldError("job_start_policy", "not_allowed_for_type", "only job processes take this field"))
     elif draft.type == "job" and draft.job_start_policy is None:

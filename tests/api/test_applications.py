@@ -81,6 +81,8 @@ def test_longest_name_makes_a_valid_namespace(api: Api) -> None:
         ("app-", "invalid_format"),
         ("my.app", "invalid_format"),
         ("my app", "invalid_format"),
+        # The whole name must be a DNS label: a final newline is not ignored.
+        ("my-app\n", "invalid_format"),
     ],
 )
 def test_name_rules(module_api: Api, target: dict[str, Any], name: str, code: str) -> None:
@@ -128,6 +130,9 @@ def test_valid_images(module_api: Api, target: dict[str, Any], image: str) -> No
         ("nginx@sha256:abc", "invalid_format"),
         ("https://ghcr.io/acme/app", "invalid_format"),
         ("a/" * 256 + "a", "too_long"),
+        ("nginx:1.27\n", "invalid_format"),
+        # Tags are ASCII, as the OpenAPI document's pattern says.
+        ("nginx:caf\u00e9", "invalid_format"),
     ],
 )
 def test_invalid_images(module_api: Api, target: dict[str, Any], image: str, code: str) -> None:
@@ -350,6 +355,7 @@ def test_config_var_values_are_never_returned(api: Api, app_id: str) -> None:
         ({"MY-VAR": "x"}, {("vars.MY-VAR", "invalid_format")}),
         ({"MY VAR": "x"}, {("vars.MY VAR", "invalid_format")}),
         ({"": "x"}, {("vars.", "invalid_format")}),
+        ({"MY_VAR\n": "x"}, {("vars.MY_VAR\n", "invalid_format")}),
         ({"A" * 256: "x"}, {("vars." + "A" * 256, "too_long")}),
         ({"BIG": "x" * (32 * 1024 + 1)}, {("vars.BIG", "too_long")}),
         (

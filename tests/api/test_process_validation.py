@@ -48,6 +48,7 @@ RULES: list[tuple[str, str, dict[str, Any], Errors]] = [
     ("key-leading-dash", "worker", {"key": "-worker"}, {("key", "invalid_format")}),
     ("key-trailing-dash", "worker", {"key": "worker-"}, {("key", "invalid_format")}),
     ("key-dot", "worker", {"key": "a.b"}, {("key", "invalid_format")}),
+    ("key-final-newline", "worker", {"key": "worker\n"}, {("key", "invalid_format")}),
     ("key-65", "worker", {"key": "a" * 65}, {("key", "too_long")}),
     ("key-300", "worker", {"key": "a" * 300}, {("key", "too_long")}),
     # "my-app-" is 7 characters: a 57-character key makes a 64-character object name.

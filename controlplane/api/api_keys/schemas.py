@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from msgspec import UNSET, UnsetType
 
-from controlplane.api.wire import Page, Request, Response
+from controlplane.api.wire import Page, Request, Response, text
+from controlplane.domain import validation
 from controlplane.domain.states import Role
 
 
 class ApiKeyCreate(Request, kw_only=True):
-    name: str
+    name: Annotated[str, text(1, validation.API_KEY_NAME_MAX)]
     role: Role
     # Operator keys only: the team of the new key (an admin's keys land in its own team).
     team_id: str | UnsetType = UNSET

@@ -6,11 +6,12 @@ from typing import Any
 
 from msgspec import UNSET, UnsetType
 
+from controlplane.api.applications.schemas import Image
 from controlplane.api.wire import Page, Request, Response
 
 
 class DeploymentCreate(Request, kw_only=True):
-    image: str | UnsetType = UNSET
+    image: Image | UnsetType = UNSET
     # Roll every pod again with the current image (and config), without a new image.
     is_restart: bool = False
 

@@ -10,12 +10,13 @@ from msgspec import UNSET
 from controlplane.api.observing.schemas import AlertRulesUpdate, HeartbeatUpdate
 from controlplane.domain import webhook_targets
 from controlplane.domain.errors import FieldError
-
-THRESHOLD_MIN = 0.01
-THRESHOLD_MAX = 100.0
-WEBHOOK_URL_MAX = 2048
-HEARTBEAT_MIN_SECONDS = 1
-HEARTBEAT_MAX_SECONDS = 30 * 24 * 3600
+from controlplane.domain.observing import (
+    HEARTBEAT_MAX_SECONDS,
+    HEARTBEAT_MIN_SECONDS,
+    THRESHOLD_MAX,
+    THRESHOLD_MIN,
+    WEBHOOK_URL_MAX,
+)
 
 
 def webhook_url_errors(url: str, policy: webhook_targets.Policy) -> list[FieldError]:

@@ -23,7 +23,7 @@ from controlplane.api.observing.schemas import (
     SampleList,
     WebhookDeliveryList,
 )
-from controlplane.api.observing.service import DEFAULT_INTERVAL_SECONDS, ObservingService
+from controlplane.api.observing.service import DEFAULT_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS, ObservingService
 from controlplane.api.wire import Message
 
 Window = Annotated[str | None, Parameter(required=False, description="Unix seconds or ISO 8601")]
@@ -62,7 +62,9 @@ class ObservingController(Controller):
         metric: str,
         from_: Annotated[str | None, QueryParameter(name="from", required=False)] = None,
         to: Window = None,
-        interval_in_seconds: int = DEFAULT_INTERVAL_SECONDS,
+        interval_in_seconds: Annotated[
+            int, Parameter(required=False, schema_extra={"minimum": 1, "maximum": MAX_INTERVAL_SECONDS})
+        ] = DEFAULT_INTERVAL_SECONDS,
     ) -> list[MetricPoint]:
         return await observing.metric(app_id, process_id, metric, from_, to, interval_in_seconds)
 

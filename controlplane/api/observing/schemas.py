@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from msgspec import UNSET, UnsetType
 
-from controlplane.api.wire import Page, Request, Response
+from controlplane.api.wire import Page, Request, Response, between, limits
 from controlplane.domain import observing
+from controlplane.domain import observing as rules
+
+Threshold = Annotated[float, limits(minimum=rules.THRESHOLD_MIN, maximum=rules.THRESHOLD_MAX)]
 
 
 class AlertRulesUpdate(Request):
@@ -17,14 +20,14 @@ class AlertRulesUpdate(Request):
     alert_on_restart: bool | UnsetType = UNSET
     alert_on_cpu: bool | UnsetType = UNSET
     alert_on_memory: bool | UnsetType = UNSET
-    cpu_threshold_pct: float | UnsetType = UNSET
-    memory_threshold_pct: float | UnsetType = UNSET
-    webhook_url: str | UnsetType | None = UNSET
+    cpu_threshold_pct: Threshold | UnsetType = UNSET
+    memory_threshold_pct: Threshold | UnsetType = UNSET
+    webhook_url: Annotated[str, limits(max_length=rules.WEBHOOK_URL_MAX)] | UnsetType | None = UNSET
     rotate_webhook_secret: bool | UnsetType = UNSET
 
 
 class HeartbeatUpdate(Request, kw_only=True):
-    interval_seconds: int
+    interval_seconds: Annotated[int, between(rules.HEARTBEAT_MIN_SECONDS, rules.HEARTBEAT_MAX_SECONDS)]
     rotate_token: bool | UnsetType = UNSET
 
 

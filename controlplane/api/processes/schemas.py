@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from controlplane.api.wire import CamelRequest, Page, Request, Response
+from controlplane.api.wire import CamelRequest, Page, Request, Response, between, limits, text
+from controlplane.domain import validation as rules
 from controlplane.domain.states import ProcessType
 from controlplane.domain.validation import ProcessDefinition
+
+Port = Annotated[int, between(1, rules.PORT_MAX)]
+Key = Annotated[str, text(1, rules.KEY_MAX, rules.DNS_LABEL.pattern)]
+DisplayName = Annotated[str, text(1, rules.DISPLAY_NAME_MAX)]
+Entrypoint = Annotated[str, limits(max_length=rules.ENTRYPOINT_MAX)]
+Instances = Annotated[int, between(0, rules.MAX_INSTANCES)]
+# A field a process's type does not take may be sent blank ("" or 0), so the document shows no
+# lower bound where a blank is accepted.
+Schedule = Annotated[str, limits(max_length=rules.SCHEDULE_MAX)]
+TimeZone = Annotated[str, limits(max_length=rules.TIME_ZONE_MAX)]
+
+
+def _probe(name: str) -> msgspec.Meta:
+    return between(*rules.PROBE_RANGES[name])
+
+
+def _horizontal(name: str) -> msgspec.Meta:
+    return between(*rules.HORIZONTAL_RANGES[name])
+
+
+def _job(name: str) -> msgspec.Meta:
+    return between(0, rules.JOB_RANGES[name][1])
+
 
 # The choices of `states.IngressProtocol` and `states.JobStartPolicy` as Literals: a field must also
 # take "" (no value, for a type it does not apply to), and msgspec cannot union a str enum with a
@@ -25,6 +49,7 @@ class HttpHeader(CamelRequest):
 
 
 class HttpGetAction(CamelRequest):
+    # A number, or the name of a container port.
     port: int | str
     path: str | UnsetType = UNSET
     host: str | UnsetType = UNSET
@@ -37,12 +62,13 @@ class ExecAction(CamelRequest):
 
 
 class TcpSocketAction(CamelRequest):
+    # A number, or the name of a container port.
     port: int | str
     host: str | UnsetType = UNSET
 
 
 class GrpcAction(CamelRequest):
-    port: int
+    port: Port
     service: str | UnsetType = UNSET
 
 
@@ -51,27 +77,28 @@ class Probe(CamelRequest):
     http_get: HttpGetAction | UnsetType = UNSET
     tcp_socket: TcpSocketAction | UnsetType = UNSET
     grpc: GrpcAction | UnsetType = UNSET
-    initial_delay_seconds: int | UnsetType = UNSET
-    period_seconds: int | UnsetType = UNSET
-    timeout_seconds: int | UnsetType = UNSET
-    success_threshold: int | UnsetType = UNSET
-    failure_threshold: int | UnsetType = UNSET
-    termination_grace_period_seconds: int | UnsetType = UNSET
+    initial_delay_seconds: Annotated[int, _probe("initialDelaySeconds")] | UnsetType = UNSET
+    period_seconds: Annotated[int, _probe("periodSeconds")] | UnsetType = UNSET
+    timeout_seconds: Annotated[int, _probe("timeoutSeconds")] | UnsetType = UNSET
+    success_threshold: Annotated[int, _probe("successThreshold")] | UnsetType = UNSET
+    failure_threshold: Annotated[int, _probe("failureThreshold")] | UnsetType = UNSET
+    termination_grace_period_seconds: Annotated[int, _probe("terminationGracePeriodSeconds")] | UnsetType = UNSET
 
 
 class ManualScalingConfig(CamelRequest):
-    instance_count: int
+    # At most 1 for cron and job processes.
+    instance_count: Instances
 
 
 class HorizontalScalingConfig(CamelRequest):
-    min_instance_count: int
-    max_instance_count: int
-    target_cpu_percent: int | UnsetType = UNSET
-    target_memory_percent: int | UnsetType = UNSET
-    scale_up_interval_seconds: int | UnsetType = UNSET
-    scale_down_interval_seconds: int | UnsetType = UNSET
-    scale_up_increment: int | UnsetType = UNSET
-    scale_down_increment: int | UnsetType = UNSET
+    min_instance_count: Annotated[int, between(1, rules.MAX_INSTANCES)]
+    max_instance_count: Annotated[int, between(1, rules.MAX_INSTANCES)]
+    target_cpu_percent: Annotated[int, _horizontal("targetCpuPercent")] | UnsetType = UNSET
+    target_memory_percent: Annotated[int, _horizontal("targetMemoryPercent")] | UnsetType = UNSET
+    scale_up_interval_seconds: Annotated[int, _horizontal("scaleUpIntervalSeconds")] | UnsetType = UNSET
+    scale_down_interval_seconds: Annotated[int, _horizontal("scaleDownIntervalSeconds")] | UnsetType = UNSET
+    scale_up_increment: Annotated[int, _horizontal("scaleUpIncrement")] | UnsetType = UNSET
+    scale_down_increment: Annotated[int, _horizontal("scaleDownIncrement")] | UnsetType = UNSET
 
 
 class ManualScaling(Request, tag="manual", tag_field="type"):
@@ -86,28 +113,29 @@ ScalingStrategy = ManualScaling | HorizontalScaling
 
 
 class ProcessFields(Request):
-    display_name: str | UnsetType = UNSET
-    entrypoint: str | UnsetType | None = UNSET
-    port: int | UnsetType = UNSET
+    display_name: DisplayName | UnsetType = UNSET
+    entrypoint: Entrypoint | UnsetType | None = UNSET
+    # 0 is a blank for the types without a port.
+    port: Annotated[int, between(0, rules.PORT_MAX)] | UnsetType = UNSET
     is_ingress_enabled: bool | UnsetType = UNSET
     # "" is decoded so that a blank can mean "no value" where the type does not take the field.
     ingress_protocol: IngressProtocol | Literal[""] | UnsetType | None = UNSET
     scaling_strategy: ScalingStrategy | UnsetType = UNSET
     resource_type_id: str | UnsetType = UNSET
-    schedule: str | UnsetType | None = UNSET
-    time_zone: str | UnsetType | None = UNSET
+    schedule: Schedule | UnsetType | None = UNSET
+    time_zone: TimeZone | UnsetType | None = UNSET
     job_start_policy: JobStartPolicy | Literal[""] | UnsetType | None = UNSET
     liveness_probe: Probe | UnsetType | None = UNSET
     readiness_probe: Probe | UnsetType | None = UNSET
-    job_timeout_seconds: int | UnsetType | None = UNSET
-    job_retries: int | UnsetType | None = UNSET
-    job_ttl_seconds: int | UnsetType | None = UNSET
+    job_timeout_seconds: Annotated[int, _job("job_timeout_seconds")] | UnsetType | None = UNSET
+    job_retries: Annotated[int, _job("job_retries")] | UnsetType | None = UNSET
+    job_ttl_seconds: Annotated[int, _job("job_ttl_seconds")] | UnsetType | None = UNSET
     # The names Sevalla's CLI sends, read as the fields they stand for (see `PROCESS_ALIASES`):
     # a display name, an entrypoint, a resource type's id or name, a manual instance count.
-    name: str | UnsetType = UNSET
-    command: str | UnsetType = UNSET
+    name: DisplayName | UnsetType = UNSET
+    command: Entrypoint | UnsetType = UNSET
     resource_type: str | UnsetType = UNSET
-    instances: int | UnsetType = UNSET
+    instances: Instances | UnsetType = UNSET
 
 
 PROCESS_ALIASES = {
@@ -121,12 +149,12 @@ PROCESS_ALIASES = {
 class ProcessCreate(ProcessFields, kw_only=True):
     type: ProcessType
     # Derived when absent (see `validation.derive_key`), as Sevalla's clients never send one.
-    key: str | UnsetType = UNSET
+    key: Key | UnsetType = UNSET
 
 
 class ProcessUpdate(ProcessFields, kw_only=True):
     # Accepted only so that sending the current value back is harmless; a change is refused.
-    key: str | UnsetType = UNSET
+    key: Key | UnsetType = UNSET
     type: ProcessType | UnsetType = UNSET
 
 

@@ -8,7 +8,7 @@ from litestar import Controller, get
 from litestar.params import QueryParameter
 
 from controlplane.api.search.schemas import NodeInstancesResult, ProcessSearchResult
-from controlplane.api.search.service import DEFAULT_PAGE, ProcessSearch
+from controlplane.api.search.service import DEFAULT_PAGE, MAX_PAGE, SEARCH_MAX, ProcessSearch
 from controlplane.domain.errors import NotFound
 
 
@@ -20,11 +20,13 @@ class ProcessSearchController(Controller):
     async def search_processes(
         self,
         searching: ProcessSearch,
-        search: str | None = None,
+        search: Annotated[str | None, QueryParameter(schema_extra={"max_length": SEARCH_MAX}, required=False)] = None,
         tags: str | None = None,
         from_: Annotated[str | None, QueryParameter(name="from", required=False)] = None,
         to: str | None = None,
-        page_limit: Annotated[int, QueryParameter(name="page[limit]", required=False)] = DEFAULT_PAGE,
+        page_limit: Annotated[
+            int, QueryParameter(name="page[limit]", required=False, schema_extra={"minimum": 1, "maximum": MAX_PAGE})
+        ] = DEFAULT_PAGE,
         page_cursor: Annotated[str | None, QueryParameter(name="page[cursor]", required=False)] = None,
     ) -> ProcessSearchResult:
         return await searching.search(
