@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import msgspec
 
@@ -12,6 +14,7 @@ from controlplane.domain import webhook_targets
 from controlplane.domain.states import ResourceCategory
 
 DEFAULT_STATE_DIR = Path(".procplane")
+Number = TypeVar("Number", int, float)
 # How long a write waits for a lock (SQLite's one write lock, a PostgreSQL row lock) before the
 # request is answered 503. Writes hold them for milliseconds: five seconds rides out bursts.
 DEFAULT_DATABASE_BUSY_TIMEOUT_SECONDS = 5.0
@@ -96,43 +99,31 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError(f"PROCPLANE_WEBHOOK_ALLOWED_NETWORKS: {exc}") from exc
 
 
-def _positive_int(name: str, default: int) -> int:
+def _number(name: str, default: Number, parse: Callable[[str], Number], floor: Number, *, strict: bool) -> Number:
+    """The environment variable `name` as a number of `parse`'s kind, at least `floor` (above it when
+    `strict`), or `default` when unset."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError as exc:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
-    if value < 1:
-        raise SettingsError(f"{name} must be at least 1, got {value}")
+        raise SettingsError(f"{name} must be {'an integer' if parse is int else 'a number'}, got {raw!r}") from exc
+    if value < floor or (strict and value == floor):
+        raise SettingsError(f"{name} must be {'above' if strict else 'at least'} {floor}, got {value}")
     return value
+
+
+def _positive_int(name: str, default: int) -> int:
+    return _number(name, default, int, 1, strict=False)
 
 
 def _non_negative_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
-    if value < 0:
-        raise SettingsError(f"{name} must be at least 0, got {value}")
-    return value
+    return _number(name, default, int, 0, strict=False)
 
 
 def _positive_float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise SettingsError(f"{name} must be a number, got {raw!r}") from exc
-    if not value > 0:
-        raise SettingsError(f"{name} must be above 0, got {value}")
-    return value
+    return _number(name, default, float, 0, strict=True)
 
 
 _TRUE = frozenset({"1", "true", "yes", "on"})

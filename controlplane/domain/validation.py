@@ -162,18 +162,22 @@ def nul_errors(value: Any, path: str = "") -> list[FieldError]:
     return errors
 
 
-def application_name_errors(name: str) -> list[FieldError]:
+def _dns_label_errors(field: str, value: str, longest: int) -> list[FieldError]:
     errors: list[FieldError] = []
-    _length(errors, "name", name, 1, APP_NAME_MAX)
-    if name and not DNS_LABEL.fullmatch(name):
+    _length(errors, field, value, 1, longest)
+    if value and not DNS_LABEL.fullmatch(value):
         errors.append(
             FieldError(
-                "name",
+                field,
                 "invalid_format",
                 "must be a DNS label: lowercase letters, digits and '-', starting and ending alphanumeric",
             )
         )
     return errors
+
+
+def application_name_errors(name: str) -> list[FieldError]:
+    return _dns_label_errors("name", name, APP_NAME_MAX)
 
 
 def display_name_errors(display_name: str) -> list[FieldError]:
@@ -183,17 +187,7 @@ def display_name_errors(display_name: str) -> list[FieldError]:
 
 
 def team_name_errors(name: str) -> list[FieldError]:
-    errors: list[FieldError] = []
-    _length(errors, "name", name, 1, TEAM_NAME_MAX)
-    if name and not DNS_LABEL.match(name):
-        errors.append(
-            FieldError(
-                "name",
-                "invalid_format",
-                "must be lowercase letters, digits and '-', starting and ending alphanumeric",
-            )
-        )
-    return errors
+    return _dns_label_errors("name", name, TEAM_NAME_MAX)
 
 
 def api_key_name_errors(name: str) -> list[FieldError]:

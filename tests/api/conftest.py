@@ -120,19 +120,20 @@ def assert_problem(response: httpx.Response, status: int, code: str, field: str 
     return body
 
 
+def module_database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A fresh database for a module-scoped fixture parametrised on "sqlite" and "postgresql"."""
+    if request.param == "sqlite":
+        return normalize_database_url(f"sqlite:///{tmp_path_factory.mktemp('module') / 'procplane.db'}")
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return normalize_database_url(server.create_database())
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def module_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """One app and database per test module, for the many requests that must be refused
     without writing anything: each test proves it by reading back what it could have touched."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('module') / 'procplane.db'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres")
-        url = server.create_database()
     settings = Settings(
-        database_url=normalize_database_url(url),
-        bootstrap_token=ADMIN_TOKEN,
-        **SUITE_RATE_LIMITS,
+        database_url=module_database(request, tmp_path_factory), bootstrap_token=ADMIN_TOKEN, **SUITE_RATE_LIMITS
     )
     with make_client(settings) as client:
         yield Api(client)

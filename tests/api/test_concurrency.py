@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import socket
 import sqlite3
 import ssl
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,14 +22,12 @@ import httpx
 import msgspec
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from sqlalchemy.engine import make_url
 
-from controlplane.api.app import create_app
-from controlplane.domain.settings import Settings, normalize_database_url
+from controlplane.domain.settings import Settings
 from controlplane.store import db
-from tests.api.conftest import ADMIN_TOKEN, SUITE_RATE_LIMITS, assert_problem
-from tests.postgres import PostgresServer
+from tests.api.conftest import ADMIN_TOKEN, SUITE_RATE_LIMITS, assert_problem, module_database
+from tests.api.live import LiveServer
 
 PARALLEL = 50
 HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -45,40 +41,22 @@ def plain_client(base_url: str) -> httpx.Client:
     return httpx.Client(base_url=base_url, headers=HEADERS, timeout=60, verify=TLS)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """The app served by uvicorn in a thread, as in production (one worker, one event loop)."""
+class Server(LiveServer):
+    """The live app, with a client of its own and the means to race it."""
 
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        super().__init__(settings, backlog=PARALLEL * 2)
         self.apps = itertools.count(1)
-        self.port = free_port()
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", backlog=PARALLEL * 2
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = self.url
         self.client = plain_client(self.base_url)
 
     def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert self.thread.is_alive(), "the server stopped"
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.02)
+        super().__enter__()
         return self
 
     def __exit__(self, *_: object) -> None:
         self.client.close()
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        super().__exit__()
 
     def create_app(self) -> str:
         name = f"race-{next(self.apps)}"
@@ -123,15 +101,10 @@ def statuses(responses: list[httpx.Response]) -> Counter[tuple[int, str | None]]
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server and database per module: each test races on an application of its own."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('race') / 'procplane.db'}"
-    else:
-        postgres: PostgresServer = request.getfixturevalue("postgres")
-        url = postgres.create_database()
     # The races test exactness: a request waits its turn for the application's lock however slow
     # the machine running the tests is. A lock not had in time is the 503 test's, below.
     settings = Settings(
-        database_url=normalize_database_url(url),
+        database_url=module_database(request, tmp_path_factory),
         bootstrap_token=ADMIN_TOKEN,
         database_busy_timeout_seconds=60,
         **SUITE_RATE_LIMITS,

@@ -14,16 +14,12 @@ with the admin key of another team, which must be answered 404 (`invisible_to_an
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import httpx
 import pytest
 import schemathesis
-import uvicorn
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import CheckFunction
@@ -31,9 +27,9 @@ from schemathesis.core.result import Ok
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from controlplane.api.app import create_app
-from controlplane.domain.settings import Settings, normalize_database_url
-from tests.api.conftest import ADMIN_TOKEN, SUITE_RATE_LIMITS
-from tests.postgres import PostgresServer
+from controlplane.domain.settings import Settings
+from tests.api.conftest import ADMIN_TOKEN, SUITE_RATE_LIMITS, module_database
+from tests.api.live import LiveServer
 
 # Examples per operation and steps per stateful run: enough to reach every documented refusal,
 # few enough that both databases take well under three minutes together.
@@ -55,45 +51,11 @@ EXCLUDED_CHECKS: dict[CheckFunction, str] = {
 EXCLUDED_OPERATIONS: dict[str, str] = {}
 
 
-class LiveServer:
-    """procplane's app served by uvicorn on a free loopback port, in a thread."""
-
-    def __init__(self, settings: Settings) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="procplane-live", daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the API did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def live_api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'procplane.db'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres")
-        url = server.create_database()
-    settings = Settings(database_url=normalize_database_url(url), bootstrap_token=ADMIN_TOKEN, **SUITE_RATE_LIMITS)
+    settings = Settings(
+        database_url=module_database(request, tmp_path_factory), bootstrap_token=ADMIN_TOKEN, **SUITE_RATE_LIMITS
+    )
     with LiveServer(settings) as live:
         yield live
 
