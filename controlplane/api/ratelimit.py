@@ -1,4 +1,4 @@
-"""Rate limits: per API key (reads, writes, creations), per client address and presented token
+"""Rate limits: per API key and per team (reads, writes, creations), per client address and presented token
 (failed authentications) and per heartbeat token (pings), counted in fixed windows aligned to
 the clock. On PostgreSQL the counters are rows shared by every API replica, so N replicas do not
 grant N budgets; on SQLite, which serves one process, they are counted in memory."""
@@ -112,6 +112,7 @@ class RateLimiter:
             RateLimitScope.AUTH_FAILURES: settings.rate_limit_auth_failures,
             RateLimitScope.HEARTBEAT_PINGS: settings.rate_limit_heartbeat_pings,
         }
+        self.team_factor = settings.rate_limit_team_factor
         self._counter = counter
         self._clock = clock
         # Buckets of failed authentications over their limit, and when their window ends: their
@@ -125,26 +126,33 @@ class RateLimiter:
         start = int(now // self.window_seconds) * self.window_seconds
         return start, max(1, math.ceil(start + self.window_seconds - now))
 
-    def _refusal(self, scope: RateLimitScope, retry_after: int) -> RateLimited:
-        limit = self.limits[scope]
+    def _refusal(
+        self, scope: RateLimitScope, retry_after: int, limit: int | None = None, whose: str = ""
+    ) -> RateLimited:
+        limit = self.limits[scope] if limit is None else limit
         what = str(scope).replace("_", " ")
         return RateLimited(
-            f"Rate limit of {limit} {what} per {self.window_seconds} s reached; retry in {retry_after} s",
+            f"Rate limit of {limit} {what}{whose} per {self.window_seconds} s reached; retry in {retry_after} s",
             scope=scope,
             limit=limit,
             retry_after=retry_after,
         )
 
-    async def spend(self, scope: RateLimitScope, subject: str) -> Quota:
+    async def spend(self, scope: RateLimitScope, subject: str, team_id: str | None = None) -> Quota:
         """Count a request of `subject` (an API key, a heartbeat token...) against its budget of
-        `scope`; raise RateLimited once the window's budget is spent."""
+        `scope`, and of its team's when it has one (both in one count); raise RateLimited once
+        either is spent for the window. The quota returned is the tighter of the two."""
         start, reset = self._window()
-        limit = self.limits[scope]
-        bucket = f"{scope}:{subject}"
-        count = (await self._counter.hit([bucket], start))[bucket]
-        if count > limit:
-            raise self._refusal(scope, reset)
-        return Quota(limit=limit, remaining=limit - count, reset_seconds=reset)
+        budgets = {f"{scope}:{subject}": (self.limits[scope], "")}
+        if team_id is not None:
+            budgets[f"{scope}:team:{team_id}"] = (self.limits[scope] * self.team_factor, " for the team")
+        counts = await self._counter.hit(list(budgets), start)
+        quotas = []
+        for bucket, (limit, whose) in budgets.items():
+            if counts[bucket] > limit:
+                raise self._refusal(scope, reset, limit, whose)
+            quotas.append(Quota(limit=limit, remaining=limit - counts[bucket], reset_seconds=reset))
+        return min(quotas, key=lambda quota: quota.remaining)
 
     def check_not_blocked(self, address: str | None, token: str | None) -> None:
         """Refuse at once a client address or a token that failed authentication too often."""
@@ -235,7 +243,7 @@ class RateLimits(ASGIMiddleware):
         user: Any = scope.get("user")
         budget = budget_of(scope)
         if isinstance(user, auth.Principal):
-            quota = await limiter.spend(budget, f"key:{user.key_id}")
+            quota = await limiter.spend(budget, f"key:{user.key_id}", user.team_id)
         elif budget is RateLimitScope.HEARTBEAT_PINGS:
             token = auth.bearer_token(_header(scope, b"authorization"))
             subject = f"token:{auth.token_hash(token)}" if token else f"address:{client_address(scope)}"

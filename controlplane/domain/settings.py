@@ -85,6 +85,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_creations: int = 60
     rate_limit_auth_failures: int = 20
     rate_limit_heartbeat_pings: int = 120
+    # The keys of one team together get this many times one key's reads, writes and creations, so
+    # a team cannot multiply its budget by making keys (operator keys belong to no team).
+    rate_limit_team_factor: int = 4
     # Overload: requests one API process serves at once (beyond, 503 at once rather than a queue
     # that times out), and how long a request waits for a PostgreSQL connection before a 503.
     max_requests_in_flight: int = 64
@@ -188,8 +191,8 @@ def load_settings() -> Settings:
         raise SettingsError(f"PROCPLANE_DEFAULT_RESOURCE_TYPE {default_type!r} is not in the catalog")
     return Settings(
         database_url=normalize_database_url(os.environ.get("PROCPLANE_DATABASE_URL") or default_database_url()),
-        database_busy_timeout_seconds=float(
-            _positive_int("PROCPLANE_DATABASE_BUSY_TIMEOUT_SECONDS", int(DEFAULT_DATABASE_BUSY_TIMEOUT_SECONDS))
+        database_busy_timeout_seconds=_positive_float(
+            "PROCPLANE_DATABASE_BUSY_TIMEOUT_SECONDS", DEFAULT_DATABASE_BUSY_TIMEOUT_SECONDS
         ),
         bootstrap_token=os.environ.get("PROCPLANE_BOOTSTRAP_TOKEN") or None,
         max_processes_per_application=_positive_int("PROCPLANE_MAX_PROCESSES_PER_APPLICATION", 20),
@@ -220,6 +223,7 @@ def load_settings() -> Settings:
         rate_limit_creations=_positive_int("PROCPLANE_RATE_LIMIT_CREATIONS", 60),
         rate_limit_auth_failures=_positive_int("PROCPLANE_RATE_LIMIT_AUTH_FAILURES", 20),
         rate_limit_heartbeat_pings=_positive_int("PROCPLANE_RATE_LIMIT_HEARTBEAT_PINGS", 120),
+        rate_limit_team_factor=_positive_int("PROCPLANE_RATE_LIMIT_TEAM_FACTOR", 4),
         max_requests_in_flight=_positive_int("PROCPLANE_MAX_REQUESTS_IN_FLIGHT", 64),
         database_pool_size=_positive_int("PROCPLANE_DATABASE_POOL_SIZE", 10),
         database_pool_overflow=_non_negative_int("PROCPLANE_DATABASE_POOL_OVERFLOW", 10),

@@ -1,4 +1,4 @@
-"""Rate limits per API key (reads, writes, creations), on failed authentications and on heartbeat
+"""Rate limits per API key and team (reads, writes, creations), on failed authentications and on heartbeat
 pings, shared by every API replica on PostgreSQL; and overload answered 503, never 500."""
 
 from __future__ import annotations
@@ -85,6 +85,27 @@ def test_another_key_is_unaffected_by_a_spent_key(database_url: str) -> None:
         response = api.as_key(other).get("/v1/applications")
         assert response.status_code == 200, response.text
         assert response.headers["RateLimit-Remaining"] == "1"
+
+
+def test_the_keys_of_one_team_share_its_budget(database_url: str) -> None:
+    with client_of(limited(database_url, rate_limit_reads=2, rate_limit_team_factor=2)) as api:
+
+        def team_keys(name: str, count: int) -> list[str]:
+            team = api.post("/v1/teams", json={"name": name}).json()["id"]
+            keys = [{"name": f"{name}-{n}", "role": "viewer", "team_id": team} for n in range(count)]
+            return [api.post("/v1/api-keys", json=key).json()["token"] for key in keys]
+
+        blue, red = team_keys("blue", 3), team_keys("red", 1)
+        # Two keys spend their own two reads each, and so the team's four.
+        for token in blue[:2]:
+            for _ in range(2):
+                assert api.as_key(token).get("/v1/applications").status_code == 200
+        # A third key of the team has reads of its own left, but its team has none.
+        body = assert_rate_limited(api.as_key(blue[2]).get("/v1/applications"), "reads", 4)
+        assert "for the team" in body["detail"]
+        # Another team, and the operator key (which belongs to no team), are unaffected.
+        assert api.as_key(red[0]).get("/v1/applications").status_code == 200
+        assert api.get("/v1/applications").status_code == 200
 
 
 def test_writes_and_creations_have_their_own_lower_limits(database_url: str) -> None:

@@ -143,16 +143,31 @@ def test_the_api_gets_its_rate_limits_and_overload_bounds() -> None:
     assert defaults["PROCPLANE_RATE_LIMIT_WRITES"] == "120"
     assert defaults["PROCPLANE_RATE_LIMIT_CREATIONS"] == "60"
     assert defaults["PROCPLANE_RATE_LIMIT_AUTH_FAILURES"] == "20"
+    assert defaults["PROCPLANE_RATE_LIMIT_TEAM_FACTOR"] == "4"
     assert defaults["PROCPLANE_MAX_REQUESTS_IN_FLIGHT"] == "64"
-    overrides = ["api.rateLimits.reads=1000", "api.maxRequestsInFlight=16", "api.databasePool.timeoutSeconds=2"]
+    assert defaults["PROCPLANE_DATABASE_BUSY_TIMEOUT_SECONDS"] == "5"
+    overrides = [
+        "api.rateLimits.reads=1000",
+        "api.rateLimits.teamFactor=10",
+        "api.maxRequestsInFlight=16",
+        "api.databasePool.timeoutSeconds=2",
+        "database.busyTimeoutSeconds=3",
+    ]
     objects = template("postgresql", overrides)
     api_env = env_of(named(objects, "Deployment", "pp-procplane-api")["spec"]["template"]["spec"]["containers"][0])
     assert api_env["PROCPLANE_RATE_LIMIT_READS"] == "1000"
+    assert api_env["PROCPLANE_RATE_LIMIT_TEAM_FACTOR"] == "10"
     assert api_env["PROCPLANE_MAX_REQUESTS_IN_FLIGHT"] == "16"
     assert api_env["PROCPLANE_DATABASE_POOL_TIMEOUT_SECONDS"] == "2"
     assert api_env["PROCPLANE_DATABASE_POOL_SIZE"] == "10"
     reconciler = named(objects, "Deployment", "pp-procplane-reconciler")["spec"]["template"]["spec"]["containers"][0]
     assert "PROCPLANE_RATE_LIMIT_READS" not in env_of(reconciler)  # the API's alone
+    # Both halves write to the database, so both wait as long for its locks.
+    assert (
+        api_env["PROCPLANE_DATABASE_BUSY_TIMEOUT_SECONDS"]
+        == env_of(reconciler)["PROCPLANE_DATABASE_BUSY_TIMEOUT_SECONDS"]
+        == "3"
+    )
 
 
 def test_ingress_and_database_url_secret() -> None:
@@ -288,6 +303,8 @@ REFUSED = [
     (["webhooks.allowedNetworks={private}"], "at '/webhooks/allowedNetworks/0'"),
     (["webhooks.allowedNetworks=10.0.0.0/8"], "at '/webhooks/allowedNetworks'"),
     (["api.rateLimits.reads=0"], "at '/api/rateLimits/reads'"),
+    (["api.rateLimits.teamFactor=0"], "at '/api/rateLimits/teamFactor'"),
+    (["database.busyTimeoutSeconds=0"], "at '/database/busyTimeoutSeconds'"),
     (["api.rateLimits.burst=5"], "at '/api/rateLimits': additional properties 'burst' not allowed"),
     (["api.databasePool.timeoutSeconds=0"], "at '/api/databasePool/timeoutSeconds'"),
 ]  # fmt: skip

@@ -169,6 +169,8 @@ webhook targets (the API checks a URL when it is set, the reconciler before each
   value: {{ .Values.planLimits.maxInstancesPerProcess | quote }}
 - name: PROCPLANE_MAX_APPLICATIONS_PER_TEAM
   value: {{ .Values.planLimits.maxApplicationsPerTeam | quote }}
+- name: PROCPLANE_DATABASE_BUSY_TIMEOUT_SECONDS
+  value: {{ .Values.database.busyTimeoutSeconds | quote }}
 - name: PROCPLANE_CLUSTER_DOMAIN
   value: {{ .Values.applications.clusterDomain | quote }}
 {{- with .Values.applications.ingressClass }}
@@ -202,6 +204,8 @@ webhook targets (the API checks a URL when it is set, the reconciler before each
   value: {{ .authFailures | quote }}
 - name: PROCPLANE_RATE_LIMIT_HEARTBEAT_PINGS
   value: {{ .heartbeatPings | quote }}
+- name: PROCPLANE_RATE_LIMIT_TEAM_FACTOR
+  value: {{ .teamFactor | quote }}
 {{- end }}
 - name: PROCPLANE_MAX_REQUESTS_IN_FLIGHT
   value: {{ .Values.api.maxRequestsInFlight | quote }}
