@@ -172,6 +172,8 @@ class ClosedRequests(StructSchemaPlugin):
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
         schema = super().to_openapi_schema(field_definition, schema_creator)
         schema.additional_properties = False
+        if getattr(field_definition.annotation, "names_a_field", False):
+            schema.min_properties = 1
         return schema
 
 

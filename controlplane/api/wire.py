@@ -4,7 +4,7 @@ ranges and cross-field rules live in the domain's validation, so every bad field
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import msgspec
 
@@ -12,7 +12,8 @@ from controlplane.domain.naming import timestamp
 
 
 class Request(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    pass
+    # True on a change that must name at least one field (the OpenAPI document says minProperties 1).
+    names_a_field: ClassVar[bool] = False
 
 
 class CamelRequest(Request, rename="camel"):

@@ -14,7 +14,9 @@ Threshold = Annotated[float, limits(minimum=rules.THRESHOLD_MIN, maximum=rules.T
 
 
 class AlertRulesUpdate(Request):
-    """The alert flags and thresholds, and where notifications go."""
+    """The alert flags and thresholds, and where notifications go; at least one of them."""
+
+    names_a_field = True
 
     alert_on_down: bool | UnsetType = UNSET
     alert_on_restart: bool | UnsetType = UNSET
