@@ -10,6 +10,9 @@ import msgspec
 from controlplane.domain import states
 from controlplane.domain.tenancy import TeamScope
 
+# Methods that change nothing: every role may send them, and they count against the reads.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 TOKEN_PREFIX = "pp_"  # noqa: S105 - a marker that makes leaked keys recognisable, not a secret
 
 

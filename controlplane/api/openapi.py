@@ -19,8 +19,9 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.routes import HTTPRoute
 from litestar.typing import FieldDefinition
 
+from controlplane.api.auth import READ_METHODS
 from controlplane.api.problems import PROBLEM_JSON, Problem
-from controlplane.api.security import READ_METHODS, admins_only, operators_only, writers_only
+from controlplane.api.security import admins_only, operators_only, writers_only
 from controlplane.api.wire import Request
 from controlplane.domain import validation
 from controlplane.domain.naming import camel_case

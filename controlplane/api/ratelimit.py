@@ -37,8 +37,6 @@ UNLIMITED_OPT = "unlimited"
 CREATES: dict[str, Any] = {RATE_LIMIT_OPT: RateLimitScope.CREATIONS}
 UNLIMITED: dict[str, Any] = {UNLIMITED_OPT: True}
 
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
 T = TypeVar("T")
 
 
@@ -224,7 +222,7 @@ def budget_of(scope: Scope) -> RateLimitScope:
     if chosen is not None:
         return RateLimitScope(chosen)
     method = scope.get("method", "GET")
-    return RateLimitScope.READS if method in READ_METHODS else RateLimitScope.WRITES
+    return RateLimitScope.READS if method in auth.READ_METHODS else RateLimitScope.WRITES
 
 
 class RateLimits(ASGIMiddleware):

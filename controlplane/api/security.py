@@ -14,8 +14,6 @@ from controlplane.api import auth, ratelimit
 from controlplane.api.api_keys import service as api_keys
 from controlplane.domain.errors import Forbidden, Unauthorized
 
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
 BEARER_COMPONENTS = Components(
     security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="procplane API key")}
 )
@@ -49,7 +47,7 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> auth.Princip
 
 def writers_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """Viewers read; only admin and deployer keys change anything."""
-    if connection.scope.get("method", "GET") not in READ_METHODS and not principal_of(connection).can_write:
+    if connection.scope.get("method", "GET") not in auth.READ_METHODS and not principal_of(connection).can_write:
         raise Forbidden("This API key is read-only (role viewer)")
 
 
