@@ -122,6 +122,11 @@ def apiserver(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
     ]
 
 
+# The client rate limits of the controller-manager and the scheduler (20 and 50 QPS by default):
+# high enough that creating pods for thousands of processes waits on procplane, not on them.
+CLIENT_QPS, CLIENT_BURST = 1000, 2000
+
+
 def _component(layout: Layout, pki: certs.Pki, binary: str, name: str, port: int) -> list[str]:
     """A control-plane component's binary, the kubeconfig it reaches the apiserver with (and
     checks its callers with), and its serving flags."""
@@ -131,6 +136,10 @@ def _component(layout: Layout, pki: certs.Pki, binary: str, name: str, port: int
         *(f"--{use}kubeconfig={kubeconfig}" for use in ("", "authentication-", "authorization-")),
         *_serving_flags(pki, port),
     ]
+
+
+def _client_rate_flags() -> list[str]:
+    return [f"--kube-api-qps={CLIENT_QPS}", f"--kube-api-burst={CLIENT_BURST}"]
 
 
 def _serving_pair(pki: certs.Pki) -> list[str]:
@@ -151,6 +160,7 @@ def _serving_flags(pki: certs.Pki, port: int) -> list[str]:
 def controller_manager(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
     return [
         *_component(layout, pki, "kube-controller-manager", "controller-manager", ports.controller_manager),
+        *_client_rate_flags(),
         f"--service-account-private-key-file={pki.service_account_key}",
         f"--root-ca-file={pki.ca.cert}",
         f"--cluster-signing-cert-file={pki.ca.cert}",
@@ -167,6 +177,7 @@ def controller_manager(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str
 def scheduler(layout: Layout, ports: Ports, pki: certs.Pki) -> list[str]:
     return [
         *_component(layout, pki, "kube-scheduler", "scheduler", ports.scheduler),
+        *_client_rate_flags(),
         "--leader-elect=false",
         "--profiling=false",
     ]
