@@ -72,8 +72,9 @@ def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> None:
         seen.add(key)
 
 
-def parse_json(body: bytes, field: str = "body") -> Any:
-    """The document in `body`, or a refusal naming `field` (the body, or the upload it holds)."""
+def parse_json(body: bytes, field: str = "body", into: Any = Any) -> Any:
+    """The document in `body`, decoded strictly into `into` (any JSON value by default), or a
+    refusal naming `field` (the body, or the upload it holds). One decode: the type's own."""
     containers, depth = _shape(body)
     if containers > MAX_JSON_CONTAINERS:
         message = f"must hold at most {MAX_JSON_CONTAINERS} objects and arrays"
@@ -81,7 +82,11 @@ def parse_json(body: bytes, field: str = "body") -> Any:
     if depth > MAX_JSON_DEPTH:
         raise ValidationFailed([FieldError(field, "too_deep", f"must nest at most {MAX_JSON_DEPTH} levels")])
     try:
-        document = msgspec.json.decode(body)
+        document = msgspec.json.decode(body, type=into, strict=True)
+    except msgspec.ValidationError as exc:  # well-formed JSON, not of the type (a DecodeError too)
+        match = _LOCATION.match(str(exc))
+        message, key = (match.group("message"), _location_key(match.group("path"))) if match else (str(exc), "")
+        raise ValidationFailed([field_error({"message": message, "key": key})]) from exc
     except msgspec.DecodeError as exc:
         raise ValidationFailed([FieldError(field, "invalid_json", str(exc))]) from exc
     except RecursionError as exc:  # only malformed JSON can nest deeper than it was counted
@@ -94,8 +99,9 @@ def parse_json(body: bytes, field: str = "body") -> Any:
             raise ValidationFailed(
                 [FieldError(exc.key, "duplicate_key", "is given more than once in the same object")]
             ) from exc
-    # JSON writes a NUL only as an escape; without one there is nothing to look for.
-    if b"\\u0000" in body and (errors := validation.nul_errors(document)):
+    # JSON writes a NUL only as an escape; without one there is nothing to look for. With one, the
+    # walk reads the document as sent (field names, not a typed value), decoded for it alone.
+    if b"\\u0000" in body and (errors := validation.nul_errors(msgspec.json.decode(body))):
         raise ValidationFailed(errors)
     return document
 
@@ -131,10 +137,4 @@ async def decode_strictly(request: Request[Any, Any, Any]) -> None:
         raise ValidationFailed([FieldError("body", "required", "send a JSON object")])
     if not is_json(request.content_type[0]):
         raise UnsupportedMediaType("Send the request body as application/json")
-    parse_json(body)
-    try:
-        msgspec.json.decode(body, type=data.annotation, strict=True)
-    except msgspec.ValidationError as exc:
-        match = _LOCATION.match(str(exc))
-        message, key = (match.group("message"), _location_key(match.group("path"))) if match else (str(exc), "")
-        raise ValidationFailed([field_error({"message": message, "key": key})]) from exc
+    parse_json(body, into=data.annotation)
