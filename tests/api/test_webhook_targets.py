@@ -8,21 +8,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import socket
 import ssl
 import threading
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from litestar.testing import TestClient
 
 from controlplane.api.app import create_app
@@ -32,26 +27,12 @@ from controlplane.store import db
 from controlplane.store.observations import Observations
 from reconciler.observe import webhooks
 from tests.api.conftest import Api, assert_problem
+from tests.support.fake_dns import fake_failing_resolver, fake_resolver
+from tests.support.localcluster import certs
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 LOOPBACK = ("127.0.0.0/8", "::1/128")
 NAMES = itertools.count()
-
-
-# ---- fakes: real DNS cannot be made to answer a chosen address on demand ----
-
-
-def fake_resolver(*answers: str) -> webhook_targets.Resolver:
-    """A resolver answering every name with these addresses, as a rebinding name server would."""
-
-    async def answer(host: str, port: int) -> Sequence[str]:
-        return list(answers)
-
-    return answer
-
-
-async def fake_failing_resolver(host: str, port: int) -> Sequence[str]:
-    raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
 
 class Receiver:
@@ -358,38 +339,10 @@ def test_a_redirect_is_not_followed(settings: Settings, closing: list[Api]) -> N
 
 def tls_for(directory: Path, name: str) -> tuple[Path, ssl.SSLContext]:
     """A CA (its certificate's path) and a server context holding a certificate it issued for `name`."""
-    now = datetime.now(UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "webhook test CA")])
-    ca = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    leaf = (
-        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-        .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )  # fmt: skip
-    ca_path, cert_path, key_path = directory / "ca.pem", directory / "server.pem", directory / "server.key"
-    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    cert_path.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    pair, ca = certs.serving_pair(directory, name)
     server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server.load_cert_chain(cert_path, key_path)
-    return ca_path, server
+    server.load_cert_chain(pair.cert, pair.key)
+    return ca, server
 
 
 def test_https_is_verified_for_the_name_while_connecting_to_the_checked_address(

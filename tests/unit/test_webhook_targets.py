@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 from collections.abc import Sequence
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from controlplane.domain import webhook_targets
 from controlplane.domain.settings import Settings, SettingsError, load_settings
 from controlplane.domain.webhook_targets import FORBIDDEN_TARGET, INVALID_URL, Policy, TargetRefused
+from tests.support.fake_dns import fake_failing_resolver, fake_resolver
 
 STRICT = Policy()
 UNSPECIFIED = "0.0.0.0"  # noqa: S104 - an address judged here, never one bound to
@@ -206,18 +206,7 @@ def test_allowed_networks_come_from_the_environment(monkeypatch: pytest.MonkeyPa
         load_settings()
 
 
-# ---- resolution (the resolvers below are fakes: real DNS cannot answer on demand) ----
-
-
-def fake_resolver(*answers: str) -> webhook_targets.Resolver:
-    async def answer(host: str, port: int) -> Sequence[str]:
-        return list(answers)
-
-    return answer
-
-
-async def fake_failing_resolver(host: str, port: int) -> Sequence[str]:
-    raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+# ---- resolution (through fake resolvers: real DNS cannot answer on demand) ----
 
 
 async def fake_hanging_resolver(host: str, port: int) -> Sequence[str]:

@@ -163,6 +163,16 @@ def _save(pair: KeyPair, issued: tuple[x509.Certificate, ec.EllipticCurvePrivate
     _write_key(pair.key, issued[1])
 
 
+def serving_pair(directory: Path, name: str) -> tuple[KeyPair, Path]:
+    """A fresh CA and a serving certificate it issued for the DNS name `name`, written into
+    `directory`: the server's pair, and the CA certificate a client trusts it by."""
+    authority = _Authority()
+    ca, server = _pair(directory, "ca"), _pair(directory, "server")
+    _save(ca, (authority.cert, authority.key))
+    _save(server, authority.issue(name, dns_names=(name,)))
+    return server, ca.cert
+
+
 def generate(directory: Path, *, service_ip: str) -> Pki:
     """Write a fresh PKI into `directory` (created if needed) and return its paths."""
     directory.mkdir(parents=True, exist_ok=True)
