@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from controlplane.api import auth
 from controlplane.api.api_keys import presenter
 from controlplane.api.api_keys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
-from controlplane.api.teams.service import default_team_id, visible_team
+from controlplane.api.teams.service import team_of_new
 from controlplane.domain import clock, validation
 from controlplane.domain.errors import (
     FieldError,
@@ -63,13 +63,7 @@ async def issue(session: AsyncSession, caller: auth.Principal, data: ApiKeyCreat
                 [FieldError("team_id", "not_allowed_for_role", "an operator key spans every team and has none")]
             )
         return await create(session, data.name, data.role, None)
-    if data.team_id is not UNSET:
-        team_id = (await visible_team(session, caller.scope, data.team_id)).id
-    elif caller.team_id is not None:
-        team_id = caller.team_id
-    else:
-        team_id = await default_team_id(session)
-    return await create(session, data.name, data.role, team_id)
+    return await create(session, data.name, data.role, await team_of_new(session, caller, data.team_id))
 
 
 async def list_keys(session: AsyncSession, scope: TeamScope, offset: int, limit: int) -> ApiKeyList:

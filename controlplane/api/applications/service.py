@@ -18,7 +18,7 @@ from controlplane.api.applications.schemas import (
     ConfigVarsUpdate,
 )
 from controlplane.api.auth import Principal
-from controlplane.api.teams.service import default_team_id, visible_team
+from controlplane.api.teams.service import team_of_new
 from controlplane.domain import clock, validation
 from controlplane.domain.errors import DuplicateApplication, FieldError, NotFound, PlanLimitReached, ValidationFailed
 from controlplane.domain.settings import Settings
@@ -54,7 +54,7 @@ class ApplicationService:
         errors += validation.image_errors(image)
         if errors:
             raise ValidationFailed(errors)
-        team_id = await self._team_of_new(data)
+        team_id = await team_of_new(self.session, self.caller, data.team_id)
         # Names are global (they name namespaces): a name another team took is refused the same
         # way, which says no more than that the name is taken.
         if await repository.application_by_name(self.session, data.name) is not None:
@@ -85,15 +85,6 @@ class ApplicationService:
         await changes.announce(self.session, app.id)
         await self.session.commit()
         return app
-
-    async def _team_of_new(self, data: ApplicationCreate) -> str:
-        """A team key's application lands in its team: naming another team is answered as if that
-        team did not exist. An operator's lands in the team it names, or the default team."""
-        if data.team_id is not UNSET:
-            return (await visible_team(self.session, self.scope, data.team_id)).id
-        if self.caller.team_id is not None:
-            return self.caller.team_id
-        return await default_team_id(self.session)
 
     async def update(self, app_id: str, data: ApplicationUpdate) -> models.Application:
         app = await lookup.locked_application(self.session, self.scope, app_id)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from msgspec import UNSET, UnsetType
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from controlplane.api.auth import Principal
 from controlplane.api.teams import presenter
 from controlplane.api.teams.schemas import TeamCreate, TeamList
 from controlplane.domain import clock, validation
@@ -27,6 +29,17 @@ async def default_team_id(session: AsyncSession) -> str:
     row = await repository.team_by_name(session, DEFAULT_TEAM)
     assert row is not None, f"the '{DEFAULT_TEAM}' team is created by the migrations"
     return row.id
+
+
+async def team_of_new(session: AsyncSession, caller: Principal, named: str | UnsetType) -> str:
+    """The team a new application or key of `caller` lands in: the one the request names (only
+    an operator may name another than its own, which any other key is told does not exist), else
+    the caller's own, else (an operator's) the default team."""
+    if named is not UNSET:
+        return (await visible_team(session, caller.scope, named)).id
+    if caller.team_id is not None:
+        return caller.team_id
+    return await default_team_id(session)
 
 
 class TeamService:
