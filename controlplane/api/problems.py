@@ -12,7 +12,6 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from controlplane.domain.errors import (
     Conflict,
@@ -96,9 +95,6 @@ HTTP_STATUS: dict[type[DomainError], int] = {
     ServiceUnavailable: 503,
 }
 
-# How long a client told to wait for a connection should wait before it tries again.
-POOL_TIMEOUT_RETRY_AFTER_SECONDS = 1
-
 
 def _problem(
     status: int, code: str, title: str, detail: str, extra: dict[str, Any], headers: dict[str, str] | None = None
@@ -179,14 +175,6 @@ def on_http_exception(request: Request[Any, Any, Any], exc: HTTPException) -> Re
     return _problem(exc.status_code, code, str(exc.detail), str(exc.detail), {}, exc.headers)
 
 
-def on_pool_timeout(request: Request[Any, Any, Any], _: PoolTimeout) -> Response[Any]:
-    """Every database connection was busy for the whole pool timeout: procplane is overloaded,
-    which a client should retry, not a fault of procplane's (so no 500)."""
-    logger.warning("no database connection within the pool timeout on %s %s", request.method, request.url.path)
-    detail = "procplane is overloaded: no database connection was free in time; retry shortly"
-    return problem_response(ServiceUnavailable(detail, retry_after=POOL_TIMEOUT_RETRY_AFTER_SECONDS))
-
-
 def _chain(exc: BaseException) -> list[BaseException]:
     """The exception and those it was raised from or while handling, innermost first."""
     chain: list[BaseException] = []
@@ -219,7 +207,7 @@ def _log_unexpected(request: Request[Any, Any, Any], exc: Exception) -> None:
 
 def on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """Any failure that is no refusal: logged here, answered with nothing of its own text."""
-    if (busy := db.lock_unavailable(exc)) is not None:
+    if (busy := db.unavailable(exc)) is not None:
         logger.warning("%s %s refused: %s", request.method, request.url.path, type(busy).__name__)
         return problem_response(busy)
     _log_unexpected(request, exc)
@@ -230,6 +218,5 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     DomainError: on_problem,
     ValidationException: on_validation_exception,
     HTTPException: on_http_exception,
-    PoolTimeout: on_pool_timeout,
     Exception: on_unexpected,
 }

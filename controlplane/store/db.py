@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from controlplane.domain.errors import ServiceUnavailable
@@ -91,10 +92,16 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
             raise
 
 
-def lock_unavailable(exc: BaseException) -> ServiceUnavailable | None:
-    """The refusal for a statement that failed only because a lock could not be had in time
-    (SQLite busy past its timeout, a PostgreSQL lock timeout, deadlock or serialization failure):
-    nothing was written and the same request may succeed a moment later. None for any other error."""
+def unavailable(exc: BaseException) -> ServiceUnavailable | None:
+    """The refusal for a request that failed only because the database could not serve it in
+    time: no connection free within the pool timeout, or a lock not had (SQLite busy past its
+    timeout, a PostgreSQL lock timeout, deadlock or serialization failure). Nothing was written
+    and the same request may succeed a moment later. None for any other error."""
+    if isinstance(exc, PoolTimeout):
+        return ServiceUnavailable(
+            "procplane is overloaded: no database connection was free in time; retry shortly",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
     if not isinstance(exc, DBAPIError):
         return None
     cause = exc.orig
