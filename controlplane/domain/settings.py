@@ -97,9 +97,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         try:
-            webhook_targets.networks(self.webhook_allowed_networks)
+            self.webhook_policy  # noqa: B018 - parsed here, so a bad network fails at start-up
         except ValueError as exc:
             raise SettingsError(f"PROCPLANE_WEBHOOK_ALLOWED_NETWORKS: {exc}") from exc
+
+    @property
+    def webhook_policy(self) -> webhook_targets.Policy:
+        return webhook_targets.policy_of(self.webhook_allowed_networks)
 
 
 def _number(name: str, default: Number, parse: Callable[[str], Number], floor: Number, *, strict: bool) -> Number:

@@ -28,6 +28,7 @@ elsewhere by then) and connects to the very address it checked."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -311,3 +312,9 @@ async def resolve(target: Target, resolver: Resolver, seconds: float) -> tuple[A
     if not found:
         raise Unresolved(f"{target.host} resolves to no address")
     return tuple(found)
+
+
+@functools.cache
+def policy_of(cidrs: tuple[str, ...]) -> Policy:
+    """The policy of these allowed networks, parsed once per set (the API asks on every request)."""
+    return Policy.of(cidrs)

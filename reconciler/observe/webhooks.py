@@ -138,7 +138,7 @@ async def deliver_due(
     resolver: webhook_targets.Resolver = webhook_targets.system_resolver,
 ) -> int:
     """Send every delivery that is due; the number sent successfully."""
-    policy = webhook_targets.Policy.of(settings.webhook_allowed_networks)
+    policy = settings.webhook_policy
     sent = 0
     for delivery in await store.due_deliveries(clock()):
         now = clock()

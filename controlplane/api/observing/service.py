@@ -49,7 +49,6 @@ class ObservingService:
         self.settings = settings
         self.scope = scope
         self.resolver = resolver
-        self.webhook_policy = webhook_targets.Policy.of(settings.webhook_allowed_networks)
 
     async def process(self, app_id: str, process_id: str) -> models.Process:
         return await lookup.process(self.session, self.scope, app_id, process_id)
@@ -122,7 +121,7 @@ class ObservingService:
         return presenter.alert_rules(row.id, rules, states, show_secret=show_secret)
 
     async def update_alert_rules(self, app_id: str, process_id: str, data: AlertRulesUpdate) -> AlertRulesOut:
-        errors = alert_rules_errors(data, self.webhook_policy)
+        errors = alert_rules_errors(data, self.settings.webhook_policy)
         if errors:
             raise ValidationFailed(errors)
         # Locked: of parallel first updates one creates the rules (and their secret), the others change them.
@@ -159,7 +158,7 @@ class ObservingService:
         except webhook_targets.Unresolved:
             return
         try:
-            self.webhook_policy.check(target, addresses)
+            self.settings.webhook_policy.check(target, addresses)
         except webhook_targets.TargetRefused as exc:
             raise ValidationFailed([FieldError("webhook_url", exc.code, exc.message)]) from None
 
