@@ -137,4 +137,8 @@ async def decode_strictly(request: Request[Any, Any, Any]) -> None:
         raise ValidationFailed([FieldError("body", "required", "send a JSON object")])
     if not is_json(request.content_type[0]):
         raise UnsupportedMediaType("Send the request body as application/json")
-    parse_json(body, into=data.annotation)
+    document = parse_json(body, into=data.annotation)
+    if getattr(data.annotation, "names_a_field", False) and all(
+        getattr(document, name) is msgspec.UNSET for name in document.__struct_fields__
+    ):
+        raise ValidationFailed([FieldError("body", "no_fields", "name at least one field to change")])

@@ -12,7 +12,8 @@ from controlplane.domain.naming import timestamp
 
 
 class Request(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    # True on a change that must name at least one field (the OpenAPI document says minProperties 1).
+    # True on a change that must name at least one field: the strict reader refuses one that names
+    # none (`no_fields`), and the OpenAPI document says minProperties 1.
     names_a_field: ClassVar[bool] = False
 
 

@@ -1,7 +1,8 @@
 """Validation of alert rules, webhook URLs and heartbeat intervals (pure): thresholds are
-percentages from 0.01 to 100, an update must name at least one field it can change, and a
-webhook URL must be one the target policy lets procplane send to (`webhook_targets`; a host
-given as an address is judged here, a name once resolved, by the service)."""
+percentages from 0.01 to 100 (that an update names at least one field, the strict reader
+checks: `Request.names_a_field`), and a webhook URL must be one the target policy lets
+procplane send to (`webhook_targets`; a host given as an address is judged here, a name once
+resolved, by the service)."""
 
 from __future__ import annotations
 
@@ -31,9 +32,6 @@ def webhook_url_errors(url: str, policy: webhook_targets.Policy) -> list[FieldEr
 
 
 def alert_rules_errors(data: AlertRulesUpdate, policy: webhook_targets.Policy) -> list[FieldError]:
-    given = {name for name in AlertRulesUpdate.__struct_fields__ if getattr(data, name) is not UNSET}
-    if not given:
-        return [FieldError("body", "no_fields", "name at least one field to change")]
     errors: list[FieldError] = []
     for name in ("cpu_threshold_pct", "memory_threshold_pct"):
         value = getattr(data, name)
