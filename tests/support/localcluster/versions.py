@@ -68,6 +68,8 @@ KUBERNETES = Tool(
         Binary("kube-apiserver", "k8s.io/kubernetes/cmd/kube-apiserver"),
         Binary("kube-controller-manager", "k8s.io/kubernetes/cmd/kube-controller-manager"),
         Binary("kube-scheduler", "k8s.io/kubernetes/cmd/kube-scheduler"),
+        # The client the benchmarks compare procplane with, from the same pinned module.
+        Binary("kubectl", "k8s.io/kubernetes/cmd/kubectl"),
     ),
     ldflags_x=_kube_version_flags(KUBERNETES_VERSION),
 )
