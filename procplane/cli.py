@@ -6,11 +6,11 @@ loaded once the arguments are known, so `procplane --help` answers at once."""
 from __future__ import annotations
 
 import argparse
-import logging
 from collections.abc import Sequence
 
 from controlplane.domain import states
 from controlplane.domain.tenancy import DEFAULT_TEAM
+from procplane import logs
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The defaults until the settings are read (`commands.run` applies PROCPLANE_LOG_*).
+    logs.configure()
     from procplane import commands
 
     return commands.run(args)

@@ -19,6 +19,7 @@ from controlplane.domain.errors import DomainError, NotFound
 from controlplane.domain.settings import Settings, SettingsError, describe, load_settings, local_kubeconfig
 from controlplane.domain.tenancy import TeamScope
 from controlplane.store import db, migrate, repository
+from procplane import logs
 
 logger = logging.getLogger("procplane")
 
@@ -63,7 +64,7 @@ def _serve_api(settings: Settings, host: str, port: int) -> None:
     from controlplane.api.app import create_app
 
     logger.info("procplane API on http://%s:%d (%s)", host, port, describe(settings))
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, **logs.uvicorn_options(settings.log_level))
 
 
 def _reconciler(settings: Settings, args: argparse.Namespace) -> Any:
@@ -118,7 +119,12 @@ async def _serve_both(settings: Settings, args: argparse.Namespace) -> None:
     await migrate.upgrade_async(settings.database_url)
     reconciler = _reconciler(settings, args)
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, run_migrations=False), host=args.host, port=args.port, log_level="info")
+        uvicorn.Config(
+            create_app(settings, run_migrations=False),
+            host=args.host,
+            port=args.port,
+            **logs.uvicorn_options(settings.log_level),
+        )
     )
     stop = asyncio.Event()
     running = asyncio.create_task(reconciler.run(stop))
@@ -136,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"procplane: {exc}", file=sys.stderr)
         return 2
+    logs.configure(settings.log_format, settings.log_level)
     try:
         if args.command == "migrate":
             migrate.upgrade(settings.database_url)

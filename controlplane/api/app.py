@@ -17,14 +17,14 @@ from litestar.types import Method
 from litestar.types.internal_types import PathParameterDefinition
 
 from controlplane.api import deps as dependencies
-from controlplane.api import openapi, problems, ratelimit, security, strict_body
+from controlplane.api import openapi, problems, ratelimit, security, strict_body, telemetry
 from controlplane.api.api_keys import service as api_keys
 from controlplane.api.api_keys.controller import ApiKeyController
 from controlplane.api.applications.controller import ApplicationController
 from controlplane.api.catalog import service as resource_types
 from controlplane.api.catalog.controller import ResourceTypeController
 from controlplane.api.deployments.controller import ReleaseController
-from controlplane.api.health import healthz, readyz
+from controlplane.api.health import healthz, metrics, readyz
 from controlplane.api.observing.controller import ObservingController
 from controlplane.api.observing.ping_controller import PING_PATH_PATTERN, HeartbeatPingController
 from controlplane.api.overload import InFlight, ShedOverload
@@ -103,7 +103,7 @@ def create_app(
     # Authenticated by the process's heartbeat token in the handler, not by the API-key middleware.
     pings = Router(path="/v1", route_handlers=[HeartbeatPingController])
     app = Litestar(
-        route_handlers=[v1, pings, healthz, readyz],
+        route_handlers=[v1, pings, healthz, readyz, metrics],
         lifespan=[lifespan],
         state=State(
             {
@@ -119,7 +119,8 @@ def create_app(
         middleware=[
             ShedOverload(InFlight(settings.max_requests_in_flight)),
             DefineMiddleware(
-                security.ApiKeyAuthentication, exclude=[r"^/healthz", r"^/readyz", r"^/schema", PING_PATH_PATTERN]
+                security.ApiKeyAuthentication,
+                exclude=[r"^/healthz", r"^/readyz", r"^/metrics", r"^/schema", PING_PATH_PATTERN],
             ),
             ratelimit.RateLimits(),
         ],
@@ -127,6 +128,10 @@ def create_app(
         before_request=strict_body.decode_strictly,
         request_max_body_size=strict_body.MAX_BODY_BYTES,
         exception_handlers=problems.EXCEPTION_HANDLERS,
+        # Logging is configured once for the whole process (`procplane.logs`); Litestar's own
+        # configuration would replace the root handler with a format of its own. Failures are
+        # logged by procplane's exception handlers (`problems`).
+        logging_config=None,
         plugins=[openapi.ClosedRequests()],
         openapi_config=OpenAPIConfig(
             title="procplane",
@@ -139,4 +144,7 @@ def create_app(
         ),
     )
     openapi.document(app)
+    # Outside Litestar's routing and exception handling, so that refused, shed and unrouted
+    # requests are counted and carry a request id too (middleware sees only routed requests).
+    app.asgi_handler = telemetry.Telemetry(app.asgi_handler)
     return app

@@ -1,4 +1,5 @@
-"""Liveness and readiness of the API, for probes; outside `/v1` and without a key."""
+"""Liveness and readiness of the API, for probes, and the process's metrics, for Prometheus;
+outside `/v1`, without a key, never rate-limited nor shed."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from litestar import Response, get
 from litestar.datastructures import State
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from controlplane.api.problems import problem_response
 from controlplane.api.ratelimit import UNLIMITED
@@ -29,3 +31,9 @@ async def readyz(state: State) -> Response[Any]:
         logger.warning("not ready: the database does not answer (%s)", type(exc).__name__)
         return problem_response(NotReady("The database does not answer"))
     return Response({"status": "ok"})
+
+
+@get("/metrics", tags=["health"], summary="Prometheus metrics of this process", include_in_schema=False, opt=UNLIMITED)
+async def metrics() -> Response[bytes]:
+    """Every metric of the process: in `procplane serve`, the reconciler's too."""
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

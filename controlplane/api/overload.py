@@ -9,6 +9,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from controlplane.api import metrics
 from controlplane.api.ratelimit import UNLIMITED_OPT
 from controlplane.domain.errors import ServiceUnavailable
 
@@ -39,6 +40,7 @@ class ShedOverload(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         in_flight = self.in_flight
         if in_flight.count >= in_flight.limit:
+            metrics.OVERLOAD_SHED.inc()
             raise ServiceUnavailable(
                 f"procplane is serving its maximum of {in_flight.limit} requests at once; retry shortly",
                 retry_after=SHED_RETRY_AFTER_SECONDS,

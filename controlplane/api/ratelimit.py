@@ -17,7 +17,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from controlplane.api import auth
+from controlplane.api import auth, metrics
 from controlplane.domain.errors import RateLimited, Unauthorized
 from controlplane.domain.settings import Settings
 from controlplane.domain.states import RateLimitScope
@@ -128,6 +128,7 @@ class RateLimiter:
         self, scope: RateLimitScope, retry_after: int, limit: int | None = None, whose: str = ""
     ) -> RateLimited:
         limit = self.limits[scope] if limit is None else limit
+        metrics.RATE_LIMIT_REFUSALS.labels(scope).inc()
         what = str(scope).replace("_", " ")
         return RateLimited(
             f"Rate limit of {limit} {what}{whose} per {self.window_seconds} s reached; retry in {retry_after} s",

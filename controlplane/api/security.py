@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from controlplane.api import auth, ratelimit
 from controlplane.api.api_keys import service as api_keys
+from controlplane.domain import logcontext
 from controlplane.domain.errors import Forbidden, Unauthorized
 
 BEARER_COMPONENTS = Components(
@@ -33,6 +34,8 @@ class ApiKeyAuthentication(AbstractAuthenticationMiddleware):
         # An address or a token that keeps failing is refused before its key is even looked up.
         limiter = ratelimit.limiter_of(connection.scope)
         principal = await limiter.authenticate(ratelimit.client_address(connection.scope), token, attempt)
+        # The rest of the request's log lines name the key; its token is never logged.
+        logcontext.bind(api_key=principal.name)
         return AuthenticationResult(user=principal, auth=token)
 
 

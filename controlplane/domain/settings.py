@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
 import msgspec
 
 from controlplane.domain import webhook_targets
-from controlplane.domain.states import ResourceCategory
+from controlplane.domain.states import LogFormat, LogLevel, ResourceCategory
 
 DEFAULT_STATE_DIR = Path(".procplane")
 Number = TypeVar("Number", int, float)
+Choice = TypeVar("Choice", bound=StrEnum)
 # How long a write waits for a lock (SQLite's one write lock, a PostgreSQL row lock) before the
 # request is answered 503. Writes hold them for milliseconds: five seconds rides out bursts.
 DEFAULT_DATABASE_BUSY_TIMEOUT_SECONDS = 5.0
@@ -94,6 +96,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_pool_size: int = 10
     database_pool_overflow: int = 10
     database_pool_timeout_seconds: float = 5.0
+    # Logs: the format of every line (procplane's, the server's access log, migrations') and the
+    # least severe level written.
+    log_format: LogFormat = LogFormat.AUTO
+    log_level: LogLevel = LogLevel.INFO
 
     def __post_init__(self) -> None:
         try:
@@ -170,6 +176,17 @@ def _resource_types() -> tuple[ResourceTypeSetting, ...]:
     return types
 
 
+def _choice(name: str, choices: type[Choice], default: Choice) -> Choice:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return choices(raw.lower())
+    except ValueError as exc:
+        allowed = ", ".join(choice.value for choice in choices)
+        raise SettingsError(f"{name} must be one of {allowed}, got {raw!r}") from exc
+
+
 def _list(name: str) -> tuple[str, ...]:
     """A list in one variable, its entries separated by commas or whitespace."""
     return tuple(item for item in os.environ.get(name, "").replace(",", " ").split() if item)
@@ -232,6 +249,8 @@ def load_settings() -> Settings:
         database_pool_size=_positive_int("PROCPLANE_DATABASE_POOL_SIZE", 10),
         database_pool_overflow=_non_negative_int("PROCPLANE_DATABASE_POOL_OVERFLOW", 10),
         database_pool_timeout_seconds=_positive_float("PROCPLANE_DATABASE_POOL_TIMEOUT_SECONDS", 5.0),
+        log_format=_choice("PROCPLANE_LOG_FORMAT", LogFormat, LogFormat.AUTO),
+        log_level=_choice("PROCPLANE_LOG_LEVEL", LogLevel, LogLevel.INFO),
     )
 
 

@@ -101,3 +101,19 @@ class RateLimitScope(StrEnum):
     CREATIONS = "creations"
     AUTH_FAILURES = "auth_failures"
     HEARTBEAT_PINGS = "heartbeat_pings"
+
+
+class LogFormat(StrEnum):
+    """How log lines are written: JSON (one object a line, for collectors), readable text, or
+    `auto`: text when stderr is a terminal, JSON otherwise."""
+
+    AUTO = "auto"
+    JSON = "json"
+    TEXT = "text"
+
+
+class LogLevel(StrEnum):
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
