@@ -24,6 +24,10 @@ def _parser() -> argparse.ArgumentParser:
     for command in (reconciler, commands.choices["serve"]):
         command.add_argument("--workers", type=int, default=4, help="reconcile workers")
         command.add_argument(
+            "--health-host", default="127.0.0.1", help="address of the reconciler's /healthz, /readyz and /metrics"
+        )
+        command.add_argument("--health-port", type=int, default=8081, help="port of the same (0: any free port)")
+        command.add_argument(
             "--install-crds", action="store_true", help="apply the CRDs from crds/ first (local clusters)"
         )
     commands.add_parser("migrate", help="bring the database schema up to date")

@@ -104,12 +104,23 @@ async def _render(settings: Settings, name_or_id: str) -> str:
         await engine.dispose()
 
 
+def _health_server(reconciler: Any, args: argparse.Namespace) -> Any:
+    from reconciler.health import HealthServer
+
+    return HealthServer(reconciler.health, args.health_host, args.health_port).start()
+
+
 async def _run_reconciler(settings: Settings, args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await _reconciler(settings, args).run(stop)
+    reconciler = _reconciler(settings, args)
+    health = _health_server(reconciler, args)
+    try:
+        await reconciler.run(stop)
+    finally:
+        health.stop()
 
 
 async def _serve_both(settings: Settings, args: argparse.Namespace) -> None:
@@ -127,6 +138,7 @@ async def _serve_both(settings: Settings, args: argparse.Namespace) -> None:
         )
     )
     stop = asyncio.Event()
+    health = _health_server(reconciler, args)
     running = asyncio.create_task(reconciler.run(stop))
     logger.info("procplane on http://%s:%d (%s)", args.host, args.port, describe(settings))
     try:
@@ -134,6 +146,7 @@ async def _serve_both(settings: Settings, args: argparse.Namespace) -> None:
     finally:
         stop.set()
         await running
+        health.stop()
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -15,11 +16,13 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from controlplane.domain import spec
+from controlplane.domain import logcontext, spec
 from controlplane.domain.settings import Settings
 from controlplane.store import changes
+from reconciler import metrics
 from reconciler.converge.converger import WATCHED_KINDS, Converger, application_id_of
 from reconciler.converge.source import Source
+from reconciler.health import Health, LeaseState
 from reconciler.k8s import errors
 from reconciler.k8s.cache import ClusterCache
 from reconciler.k8s.client import Kube
@@ -72,6 +75,8 @@ class Reconciler:
         self.cache: ClusterCache | None = None
         self.converger: Converger | None = None
         self.passes = 0
+        # What the probes of `reconciler.health` read.
+        self.health = Health()
 
     # ---- one pass ----
 
@@ -105,12 +110,18 @@ class Reconciler:
                 app_id = await self.queue.get()
             except QueueShutDown:
                 return
+            metrics.QUEUE_WAIT.observe(self.queue.last_wait)
+            started, outcome = time.perf_counter(), metrics.Outcome.ERROR
+            log_fields = logcontext.bind(application_id=app_id)
             try:
                 await self.reconcile(app_id)
                 self.queue.forget(app_id)
+                outcome = metrics.Outcome.CONVERGED
             except errors.NotLeader:
+                outcome = metrics.Outcome.NOT_LEADER
                 return
             except errors.TemporaryError as exc:
+                outcome = metrics.Outcome.RETRY
                 if exc.retry_after:
                     self.queue.add_after(app_id, exc.retry_after)
                 else:
@@ -120,6 +131,9 @@ class Reconciler:
                 delay = self.queue.add_rate_limited(app_id)
                 logger.exception("application %s: reconcile failed; retrying in %.1fs", app_id, delay)
             finally:
+                metrics.RECONCILE_PASSES.labels(outcome).inc()
+                metrics.RECONCILE_DURATION.labels(outcome).observe(time.perf_counter() - started)
+                logcontext.reset(log_fields)
                 self.queue.done(app_id)
 
     # ---- wake-ups ----
@@ -164,11 +178,21 @@ class Reconciler:
 
     # ---- lifecycle ----
 
+    def _lease_state(self, leading: bool) -> None:
+        self.health.lease = LeaseState.LEADING if leading else LeaseState.STANDBY
+        metrics.lease_held(self.elector.name, leading)
+
+    def _unsynced(self) -> list[str]:
+        cache = self.cache
+        return [] if cache is None else [kind for kind, informer in cache.informers.items() if not informer.synced]
+
     async def _lead(self, stop: asyncio.Event) -> None:
         """Everything a leader runs, until the lease is lost or `stop` is set."""
         loop = asyncio.get_running_loop()
         self.queue = WorkQueue()
+        metrics.track_queue(self.queue)
         self.cache = ClusterCache(self.kube, WATCHED_KINDS, self._enqueue_threadsafe(loop))
+        self.health.unsynced = self._unsynced
         self.converger = Converger(self.kube, self.cache, render_options(self.settings))
         await asyncio.to_thread(self.cache.start)
 
@@ -186,7 +210,7 @@ class Reconciler:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.elector.renew_seconds)
                 if not stop.is_set():
-                    await asyncio.to_thread(self.elector.try_acquire_or_renew)
+                    self._lease_state(await asyncio.to_thread(self.elector.try_acquire_or_renew))
         finally:
             unsubscribe()
             self.queue.shutdown()
@@ -197,9 +221,12 @@ class Reconciler:
 
     async def run(self, stop: asyncio.Event) -> None:
         logger.info("reconciler %s waiting for the lease", self.elector.identity)
+        beating = asyncio.create_task(self.health.beat_forever())
         try:
             while not stop.is_set():
-                if await asyncio.to_thread(self.elector.try_acquire_or_renew):
+                leading = await asyncio.to_thread(self.elector.try_acquire_or_renew)
+                self._lease_state(leading)
+                if leading:
                     logger.info("reconciler %s is leading", self.elector.identity)
                     await self._lead(stop)
                     if not stop.is_set():
@@ -208,4 +235,6 @@ class Reconciler:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.elector.renew_seconds)
         finally:
+            beating.cancel()
+            self._lease_state(False)
             await asyncio.to_thread(self.elector.release)

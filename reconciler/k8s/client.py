@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 import urllib3
+from prometheus_client import Counter, Histogram
 
 from reconciler.k8s import errors
 
@@ -28,6 +29,19 @@ logger = logging.getLogger("procplane.kube")
 
 FIELD_MANAGER = "procplane"
 APPLY_PATCH = "application/apply-patch+yaml"
+
+# Every attempt, retries included, by verb and the apiserver's status code ("error" when no answer
+# came: a lost connection, a timeout).
+APISERVER_REQUESTS = Counter(
+    "procplane_apiserver_requests_total", "Requests sent to the Kubernetes apiserver, by verb and status code.",
+    ["verb", "code"],
+)  # fmt: skip
+APISERVER_DURATION = Histogram(
+    "procplane_apiserver_request_duration_seconds",
+    "Time the Kubernetes apiserver took to answer (to start streaming, for a watch), by verb.",
+    ["verb"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)
 
 
 @dataclass(frozen=True)
@@ -187,13 +201,17 @@ class Kube:
                 auth_settings=["BearerToken"],
             )  # fmt: skip
             failure: errors.ReconcileError
+            sent = time.perf_counter()
             try:
                 response = self._api.rest_client.request(
                     method_, url, headers=header_params, body=body_, _request_timeout=timeout or self._timeout
                 )
             except (urllib3.exceptions.HTTPError, OSError) as exc:
+                APISERVER_REQUESTS.labels(verb, "error").inc()
                 failure = errors.TemporaryError(f"{method} {path}: {exc}")
             else:
+                APISERVER_REQUESTS.labels(verb, str(response.status)).inc()
+                APISERVER_DURATION.labels(verb).observe(time.perf_counter() - sent)
                 if response.status < 400:
                     return response if stream else json.loads(response.read() or b"{}")
                 failure = _failure(method, path, response)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import time
 
 __all__ = ["QueueShutDown", "WorkQueue"]
 
@@ -42,6 +43,8 @@ class WorkQueue:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._queue: collections.deque[str] = collections.deque()
+        # When each ready key joined the queue (monotonic): how long work waits, for the metrics.
+        self._ready_since: dict[str, float] = {}
         # Keys that need a pass: queued ones, plus processing ones that were added again.
         self._dirty: set[str] = set()
         self._processing: set[str] = set()
@@ -51,10 +54,23 @@ class WorkQueue:
         self._timers: dict[str, tuple[float, asyncio.TimerHandle]] = {}
         self._failures: dict[str, int] = {}
         self._shutting_down = False
+        # How long the key `get` returned last had waited, ready, in the queue.
+        self.last_wait = 0.0
 
     def __len__(self) -> int:
         """Keys ready to be handed out (not counting delayed or processing ones)."""
         return len(self._queue)
+
+    def oldest_wait(self) -> float:
+        """Seconds the longest-waiting ready key has waited (0 when none waits): keys leave in
+        the order they came, so it is the first one."""
+        if not self._queue:
+            return 0.0
+        return time.monotonic() - self._ready_since[self._queue[0]]
+
+    def _enqueue(self, key: str) -> None:
+        self._queue.append(key)
+        self._ready_since[key] = time.monotonic()
 
     @property
     def shutting_down(self) -> bool:
@@ -67,7 +83,7 @@ class WorkQueue:
         if key in self._processing:
             # ``done`` re-queues it; handing it out now would run two passes of one key at once.
             return
-        self._queue.append(key)
+        self._enqueue(key)
         self._wake_one()
 
     def add_after(self, key: str, delay: float) -> None:
@@ -127,6 +143,7 @@ class WorkQueue:
                     self._discard_getter(waiter)
                 raise
         key = self._queue.popleft()
+        self.last_wait = time.monotonic() - self._ready_since.pop(key)
         self._dirty.discard(key)
         self._processing.add(key)
         # Several keys may have been added while this getter was waking; let the next one go too.
@@ -140,7 +157,7 @@ class WorkQueue:
             raise ValueError(f"key {key!r} is not being processed")
         self._processing.remove(key)
         if key in self._dirty and not self._shutting_down:
-            self._queue.append(key)
+            self._enqueue(key)
             self._wake_one()
 
     def shutdown(self) -> None:

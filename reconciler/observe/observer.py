@@ -24,6 +24,7 @@ from controlplane.domain import observed, observing, webhook_targets
 from controlplane.domain.clock import utcnow
 from controlplane.domain.settings import Settings
 from controlplane.store.observations import Observations
+from reconciler import metrics
 from reconciler.k8s import errors
 from reconciler.k8s.cache import ClusterCache
 from reconciler.k8s.client import Kube
@@ -100,6 +101,7 @@ class Observer:
 
     async def observe(self) -> None:
         """One look at every process."""
+        started = time.perf_counter()
         now = self.now()
         self._pods_seen = self._pod_fingerprint()
         usage = await asyncio.to_thread(self._usage)
@@ -114,6 +116,8 @@ class Observer:
         for process in await self.store.watched(now, window):
             await self._observe_process(process, now, usage)
         self.passes += 1
+        metrics.OBSERVER_PASS_DURATION.observe(time.perf_counter() - started)
+        metrics.observed()
         if time.monotonic() - self._last_compact > COMPACT_EVERY_SECONDS:
             await self.store.compact(now, self.settings.sample_raw_retention_hours, self.settings.sample_retention_days)
             self._last_compact = time.monotonic()

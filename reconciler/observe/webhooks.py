@@ -36,6 +36,7 @@ import msgspec
 from controlplane.domain import webhook_targets
 from controlplane.domain.settings import Settings
 from controlplane.store.observations import Observations
+from reconciler import metrics
 
 logger = logging.getLogger("procplane.observer")
 
@@ -151,6 +152,11 @@ async def deliver_due(
         if not outcome.delivered and not outcome.final and attempts < settings.webhook_max_attempts:
             delay = retry_delay(attempts, settings.webhook_retry_base_seconds, settings.webhook_retry_cap_seconds)
             retry_at = now + timedelta(seconds=delay)
+        if outcome.delivered:
+            result = "delivered"
+        else:
+            result = "refused" if outcome.final else "retry" if retry_at is not None else "failed"
+        metrics.WEBHOOK_DELIVERIES.labels(result).inc()
         if not outcome.delivered:
             logger.warning("webhook %s to %s failed (%s)", delivery.id, delivery.url, outcome.error)
         await store.finish_delivery(
