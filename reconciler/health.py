@@ -18,7 +18,7 @@ from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, REGISTRY, generate_latest
 
 logger = logging.getLogger("procplane.reconciler")
 
@@ -87,7 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/metrics":
-            self._answer(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
+            self._answer(200, generate_latest(REGISTRY), CONTENT_TYPE_PLAIN_0_0_4)
             return
         if path in ("/healthz", "/readyz"):
             ok, body = self.health.liveness() if path == "/healthz" else self.health.readiness()

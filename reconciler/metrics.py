@@ -10,9 +10,12 @@ from collections.abc import Iterator
 from enum import StrEnum
 from typing import Protocol
 
-from prometheus_client import REGISTRY, Counter, Histogram
+from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+# The `_created` series (when each labelled series appeared) only double what is scraped.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class Outcome(StrEnum):

@@ -8,7 +8,7 @@ from typing import Any
 
 from litestar import Response, get
 from litestar.datastructures import State
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import REGISTRY, generate_latest
 
 from controlplane.api.problems import problem_response
 from controlplane.api.ratelimit import UNLIMITED
@@ -36,4 +36,5 @@ async def readyz(state: State) -> Response[Any]:
 @get("/metrics", tags=["health"], summary="Prometheus metrics of this process", include_in_schema=False, opt=UNLIMITED)
 async def metrics() -> Response[bytes]:
     """Every metric of the process: in `procplane serve`, the reconciler's too."""
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    # Prometheus's classic text format (what `generate_latest` writes); Litestar adds the charset.
+    return Response(generate_latest(REGISTRY), media_type="text/plain; version=0.0.4")

@@ -12,17 +12,20 @@ import uvicorn
 
 from controlplane.api.app import create_app
 from controlplane.domain.settings import Settings
+from controlplane.domain.states import LogLevel
+from procplane import logs
 
 
 class LiveServer:
-    def __init__(self, settings: Settings, *, backlog: int = 2048) -> None:
+    def __init__(self, settings: Settings, *, backlog: int = 2048, access_log: bool = False) -> None:
+        """`access_log`: log as `procplane api` does (every request's access line, through the
+        handlers `procplane.logs` configures) instead of warnings only."""
         self.settings = settings
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = int(probe.getsockname()[1])
-        config = uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", backlog=backlog
-        )
+        logging = logs.uvicorn_options(LogLevel.INFO) if access_log else {"log_level": "warning"}
+        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, backlog=backlog, **logging)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="procplane-live", daemon=True)
 
