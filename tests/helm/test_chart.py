@@ -66,7 +66,10 @@ def test_default_runs_api_and_reconciler_in_one_pod_on_sqlite() -> None:
     assert pod["serviceAccountName"] == "pp-procplane-reconciler"
     assert pod["automountServiceAccountToken"] is True
     container = pod["containers"][0]
-    assert container["args"] == ["serve", "--host", ALL_INTERFACES, "--port", "8000", "--workers", "4"]
+    assert container["args"] == [
+        "serve", "--host", ALL_INTERFACES, "--port", "8000", "--workers", "4",
+        "--health-host", ALL_INTERFACES, "--health-port", "8081",
+    ]  # fmt: skip
     env = env_of(container)
     assert env["PROCPLANE_DATABASE_URL"] == "sqlite:////data/procplane.db"
     assert env["PROCPLANE_LEASE_NAMESPACE"] == "ops"
@@ -107,7 +110,9 @@ def test_postgresql_splits_api_and_reconciler() -> None:
     assert named(objects, "ServiceAccount", "pp-procplane-api")["automountServiceAccountToken"] is False
     assert reconciler_pod["serviceAccountName"] == "pp-procplane-reconciler"
     assert api_pod["containers"][0]["args"] == ["api", "--host", ALL_INTERFACES, "--port", "8000"]
-    assert reconciler_pod["containers"][0]["args"] == ["reconciler", "--workers", "4"]
+    assert reconciler_pod["containers"][0]["args"] == [
+        "reconciler", "--workers", "4", "--health-host", ALL_INTERFACES, "--health-port", "8081"
+    ]  # fmt: skip
     database = {"secretKeyRef": {"name": "procplane-database", "key": "url"}}
     api_env, reconciler_env = env_of(api_pod["containers"][0]), env_of(reconciler_pod["containers"][0])
     assert api_env["PROCPLANE_DATABASE_URL"] == reconciler_env["PROCPLANE_DATABASE_URL"] == database
@@ -367,7 +372,8 @@ def test_schema_is_strict_and_values_document_every_key() -> None:
     text = (CHART / "values.yaml").read_text()
     values = yaml.safe_load(text)
     # Scheduling maps and the catalog's items are free-form below their own key.
-    free = {"api.nodeSelector", "api.affinity", "reconciler.nodeSelector", "reconciler.affinity"}
+    free = {"api.nodeSelector", "api.affinity", "reconciler.nodeSelector", "reconciler.affinity",
+            "metrics.dashboard.labels", "metrics.serviceMonitor.labels"}  # fmt: skip
     documented = {p for p in _value_paths(values) if not any(p.startswith(f + ".") for f in free)}
     assert documented == _schema_paths(schema) - {"global"}, "values.yaml and values.schema.json disagree"
     lines = text.splitlines()
@@ -375,3 +381,86 @@ def test_schema_is_strict_and_values_document_every_key() -> None:
         if re.match(r"^\s*[A-Za-z_][\w-]*:", line):
             previous = lines[number - 1].strip() if number else ""
             assert previous.startswith("#"), f"values.yaml line {number + 1} has no comment: {line.strip()}"
+
+
+def probe(path: str, port: str) -> dict[str, Any]:
+    return {"httpGet": {"path": path, "port": port}}
+
+
+def test_the_reconciler_is_probed_on_its_own_health_port() -> None:
+    objects = template("postgresql", overrides=["reconciler.healthPort=9440"])
+    reconciler = named(objects, "Deployment", "pp-procplane-reconciler")
+    # No more "the reconciler has no endpoint to probe" exceptions for checkov.
+    assert not [v for v in reconciler["metadata"]["annotations"].values() if "CKV_K8S_8" in v or "CKV_K8S_9" in v]
+    container = reconciler["spec"]["template"]["spec"]["containers"][0]
+    assert container["args"][-2:] == ["--health-port", "9440"]
+    assert container["ports"] == [{"name": "health", "containerPort": 9440, "protocol": "TCP"}]
+    assert container["livenessProbe"] | probe("/healthz", "health") == container["livenessProbe"]
+    assert container["readinessProbe"] | probe("/readyz", "health") == container["readinessProbe"]
+    # Prometheus reaches every replica through a headless Service; the NetworkPolicy lets it in.
+    metrics = named(objects, "Service", "pp-procplane-reconciler-metrics")
+    assert metrics["spec"]["clusterIP"] == "None"
+    assert metrics["spec"]["ports"] == [{"name": "health", "port": 9440, "targetPort": "health", "protocol": "TCP"}]
+    assert metrics["spec"]["selector"]["app.kubernetes.io/component"] == "reconciler"
+    policy = named(objects, "NetworkPolicy", "pp-procplane-reconciler")
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": "health", "protocol": "TCP"}]}]
+
+
+def test_the_pod_running_both_is_live_by_the_reconciler_and_ready_by_the_api() -> None:
+    objects = template()
+    container = named(objects, "Deployment", "pp-procplane-server")["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "health", "containerPort": 8081, "protocol": "TCP"} in container["ports"]
+    assert container["livenessProbe"] | probe("/healthz", "health") == container["livenessProbe"]
+    assert container["readinessProbe"] | probe("/readyz", "http") == container["readinessProbe"]
+    assert container["startupProbe"] | probe("/healthz", "http") == container["startupProbe"]
+    assert [s["metadata"]["name"] for s in by_kind(objects, "Service")] == ["pp-procplane"]
+    ports = named(objects, "NetworkPolicy", "pp-procplane-server")["spec"]["ingress"][0]["ports"]
+    assert [p["port"] for p in ports] == ["http", "health"]
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_container_logs_json(scenario: str) -> None:
+    for where, pod in pod_specs(template(scenario)):
+        for container in pod["containers"] + pod.get("initContainers", []):
+            if container["name"] == "test":
+                continue
+            env = env_of(container)
+            assert (env["PROCPLANE_LOG_FORMAT"], env["PROCPLANE_LOG_LEVEL"]) == ("json", "info"), where
+
+
+def test_service_monitor_is_off_by_default_and_scrapes_every_metrics_endpoint_once() -> None:
+    assert by_kind(template(), "ServiceMonitor") == []
+    assert by_kind(template("postgresql"), "ServiceMonitor") == []
+    enabled = ["metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.labels.release=prometheus",
+               "metrics.serviceMonitor.interval=15s"]  # fmt: skip
+    for scenario, ports in ((None, ["http"]), ("postgresql", ["http", "health"])):
+        objects = template(scenario, overrides=enabled)
+        (monitor,) = by_kind(objects, "ServiceMonitor")
+        assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+        assert monitor["metadata"]["labels"]["release"] == "prometheus"
+        endpoints = monitor["spec"]["endpoints"]
+        assert [e["port"] for e in endpoints] == ports
+        assert all(e["path"] == "/metrics" and e["interval"] == "15s" for e in endpoints)
+        # The selector finds the Services that carry those ports, and nothing else is scraped.
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        selected = [s for s in by_kind(objects, "Service") if selector.items() <= s["metadata"]["labels"].items()]
+        assert sorted(p["name"] for s in selected for p in s["spec"]["ports"]) == sorted(ports)
+    assert "interval" in template_error(["metrics.serviceMonitor.interval=soon"])
+
+
+def test_grafana_dashboard_ships_in_the_chart_and_as_an_optional_configmap() -> None:
+    dashboard = json.loads((CHART / "dashboards" / "procplane.json").read_text())
+    expressions = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    assert len(dashboard["panels"]) >= 10
+    # Every series the dashboard charts is one procplane exports.
+    assert all("procplane_" in expr for expr in expressions)
+    exported = {"procplane_http_requests_total", "procplane_http_request_duration_seconds_bucket",
+                "procplane_reconcile_total", "procplane_reconcile_duration_seconds_bucket",
+                "procplane_queue_depth", "procplane_apiserver_requests_total", "procplane_lease_held",
+                "procplane_observer_lag_seconds", "procplane_webhook_deliveries_total",
+                "procplane_rate_limit_refusals_total"}  # fmt: skip
+    assert all(any(name in expr for expr in expressions) for name in exported)
+    assert by_kind(template(), "ConfigMap") == []
+    (configmap,) = by_kind(template(overrides=["metrics.dashboard.enabled=true"]), "ConfigMap")
+    assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(configmap["data"]["procplane.json"]) == dashboard

@@ -185,6 +185,22 @@ webhook targets (the API checks a URL when it is set, the reconciler before each
 - name: PROCPLANE_WEBHOOK_ALLOWED_NETWORKS
   value: {{ join "," . | quote }}
 {{- end }}
+- name: PROCPLANE_LOG_FORMAT
+  value: {{ .Values.logging.format | quote }}
+- name: PROCPLANE_LOG_LEVEL
+  value: {{ .Values.logging.level | quote }}
+{{- end -}}
+
+{{/* The reconciler's probes, on its health port (named "health"): alive while its loop turns,
+ready once a leader's caches have synced or while a standby waits for the lease. */}}
+{{- define "procplane.reconcilerProbes" -}}
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: health
+  periodSeconds: 10
+  timeoutSeconds: 3
+  failureThreshold: 3
 {{- end -}}
 
 {{/* The API's own settings: rate limits, requests in flight, its database pool. */}}
