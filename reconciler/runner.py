@@ -77,6 +77,7 @@ class Reconciler:
         self.passes = 0
         # What the probes of `reconciler.health` read.
         self.health = Health()
+        self.health.unsynced = self._unsynced
 
     # ---- one pass ----
 
@@ -184,7 +185,9 @@ class Reconciler:
 
     def _unsynced(self) -> list[str]:
         cache = self.cache
-        return [] if cache is None else [kind for kind, informer in cache.informers.items() if not informer.synced]
+        if cache is None:  # a term is starting: its caches do not exist yet
+            return list(WATCHED_KINDS)
+        return [kind for kind, informer in cache.informers.items() if not informer.synced]
 
     async def _lead(self, stop: asyncio.Event) -> None:
         """Everything a leader runs, until the lease is lost or `stop` is set."""
@@ -192,7 +195,6 @@ class Reconciler:
         self.queue = WorkQueue()
         metrics.track_queue(self.queue)
         self.cache = ClusterCache(self.kube, WATCHED_KINDS, self._enqueue_threadsafe(loop))
-        self.health.unsynced = self._unsynced
         self.converger = Converger(self.kube, self.cache, render_options(self.settings))
         await asyncio.to_thread(self.cache.start)
 
@@ -218,6 +220,8 @@ class Reconciler:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.cache.stop()
+            # The next term starts from empty caches; until they exist, none counts as synced.
+            self.cache = None
 
     async def run(self, stop: asyncio.Event) -> None:
         logger.info("reconciler %s waiting for the lease", self.elector.identity)
