@@ -1,0 +1,58 @@
+"""The reconciler's probe answers (`reconciler.health.Health`) and the queue's wait figures."""
+
+from __future__ import annotations
+
+import asyncio
+
+from reconciler.health import Health, LeaseState
+from reconciler.k8s.queue import WorkQueue
+
+
+def test_alive_only_while_the_loop_beats() -> None:
+    health = Health()
+    assert health.liveness() == (False, {"status": "not_running"})
+    health.beat()
+    assert health.liveness()[0] is True
+    health.stopped()
+    assert health.liveness() == (False, {"status": "not_running"})
+    # A beat older than allowed (here: any beat at all) means the loop has stalled.
+    impatient = Health(stale_after_seconds=0.0)
+    impatient.beat()
+    assert impatient.liveness()[0] is False
+    assert impatient.liveness()[1]["status"] == "stalled"
+
+
+def test_ready_as_standby_or_as_a_leader_with_every_cache_synced() -> None:
+    health = Health()
+    health.beat()
+    assert health.readiness() == (False, {"status": "not_ready", "lease": "unknown"})
+    health.lease = LeaseState.STANDBY
+    assert health.readiness() == (True, {"status": "ok", "lease": "standby"})
+    unsynced = ["Pod", "Job"]
+    health.unsynced = lambda: list(unsynced)
+    health.lease = LeaseState.LEADING
+    ready, body = health.readiness()
+    assert (ready, body["caches_synced"], body["unsynced_kinds"]) == (False, False, ["Pod", "Job"])
+    unsynced.clear()
+    assert health.readiness() == (True, {"status": "ok", "lease": "leading", "caches_synced": True,
+                                         "unsynced_kinds": []})  # fmt: skip
+    health.stopped()
+    assert health.readiness()[0] is False
+
+
+def test_the_queue_knows_its_oldest_wait_and_each_keys_wait() -> None:
+    async def scenario() -> tuple[float, float, float]:
+        queue = WorkQueue()
+        empty = queue.oldest_wait()
+        queue.add("a")
+        await asyncio.sleep(0.02)
+        queue.add("b")
+        oldest = queue.oldest_wait()
+        assert await queue.get() == "a"
+        return empty, oldest, queue.last_wait
+
+    empty, oldest, waited = asyncio.run(scenario())
+    assert empty == 0.0
+    # Lower bounds only: "a" had waited at least the sleep when it was looked at, and taken.
+    assert oldest >= 0.02
+    assert waited >= oldest
