@@ -1,5 +1,5 @@
 """The reconciler's probes and metrics on a port of its own: `/healthz` (the reconciler's event
-loop is alive), `/readyz` (it can do its job: a standby has reached the apiserver and waits for
+loop is alive), `/readyz` (it can do its job: a standby, its first lease attempt over, waits for
 the lease; a leader has synced its caches) and `/metrics` (every metric of the process).
 
 The server runs in threads of its own, apart from the event loop it judges: a loop that stopped
@@ -29,7 +29,7 @@ STALE_AFTER_SECONDS = 30.0
 
 
 class LeaseState(StrEnum):
-    UNKNOWN = "unknown"  # the apiserver has not answered a lease request yet
+    UNKNOWN = "unknown"  # no lease attempt has finished yet
     STANDBY = "standby"  # another replica leads; this one waits to take over
     LEADING = "leading"
 
