@@ -156,7 +156,6 @@ def serving(cluster: launcher.LocalCluster, workdir: Path, receiver_port: int) -
         "PROCPLANE_KUBECONFIG": str(cluster.kubeconfig_path),
         "PROCPLANE_BOOTSTRAP_TOKEN": TOKEN,
         "PROCPLANE_LEASE_NAMESPACE": "default",
-        "PROCPLANE_RATE_LIMIT_READS": "200",
         "PROCPLANE_OBSERVE_INTERVAL_SECONDS": "5",
         "PROCPLANE_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
         "PROCPLANE_WEBHOOK_RETRY_BASE_SECONDS": "2",
@@ -220,8 +219,10 @@ class Load:
         elif roll < 0.55:
             self.http.get("/applications")
         elif roll < 0.65:
-            processes = self.http.get(f"/applications/{app['id']}/processes").json()["data"]
-            worker = next(p for p in processes if p["key"] == "worker")
+            listed = self.http.get(f"/applications/{app['id']}/processes")
+            if listed.status_code != 200:  # a refusal (429, 503) is part of the picture, not a failure
+                return
+            worker = next(p for p in listed.json()["data"] if p["key"] == "worker")
             count = rng.randint(1, 3)
             scaling = {"type": "manual", "config": {"instanceCount": count}}
             self.http.patch(f"/applications/{app['id']}/processes/{worker['id']}", json={"scaling_strategy": scaling})
@@ -235,8 +236,8 @@ class Load:
             self.http.get(f"/applications/{app['id']}")
 
     def burst(self) -> None:
-        """More reads than the viewer key's budget for the window: the rest are refused 429."""
-        for _ in range(240):
+        """More reads than the viewer key's budget (400 a minute): the rest are refused 429."""
+        for _ in range(450):
             self.http.get("/applications", headers={"Authorization": f"Bearer {self.viewer}"})
 
 
@@ -252,7 +253,11 @@ def run(minutes: float, workdir: Path) -> list[Scrape]:
 
             def scrape() -> None:
                 while not stop.is_set():
-                    text = httpx.get(f"{api}/metrics", timeout=10).text
+                    try:
+                        text = httpx.get(f"{api}/metrics", timeout=10).text
+                    except httpx.HTTPError as exc:  # the server went away: the run is over
+                        print(f"scrape failed: {exc}", file=sys.stderr)
+                        return
                     scrapes.append((time.time(), parse(text)))
                     stop.wait(SCRAPE_SECONDS)
 
