@@ -169,8 +169,8 @@ def serving(cluster: launcher.LocalCluster, workdir: Path, receiver_port: int) -
             api, health = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{health_port}"
             deadline = time.monotonic() + 120
             while True:
-                try:
-                    if httpx.get(f"{health}/readyz", timeout=2).status_code == 200:
+                try:  # both halves: the API and the reconciler
+                    if all(httpx.get(f"{base}/readyz", timeout=2).status_code == 200 for base in (api, health)):
                         break
                 except httpx.HTTPError:
                     pass
