@@ -33,10 +33,16 @@ _ACCESS_LOGGER = "uvicorn.access"
 _ACCESS_FIELDS = ("client", "method", "path", "http_version", "status")
 
 
-def fields_of(record: logging.LogRecord) -> dict[str, Any]:
-    """The structured fields of a record: the unit of work's, then the record's own."""
+def fields_of(record: logging.LogRecord, *, access_parts: bool = True) -> dict[str, Any]:
+    """The structured fields of a record: the unit of work's, then the record's own (with
+    `access_parts`, an access line's parts, which its message also shows)."""
     fields: dict[str, Any] = dict(logcontext.current())
-    if record.name == _ACCESS_LOGGER and isinstance(record.args, tuple) and len(record.args) == len(_ACCESS_FIELDS):
+    if (
+        access_parts
+        and record.name == _ACCESS_LOGGER
+        and isinstance(record.args, tuple)
+        and len(record.args) == len(_ACCESS_FIELDS)
+    ):
         fields.update(zip(_ACCESS_FIELDS, record.args, strict=True))
     fields.update((key, value) for key, value in vars(record).items() if key not in _RECORD_ATTRIBUTES)
     return fields
@@ -70,7 +76,7 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        fields = fields_of(record)
+        fields = fields_of(record, access_parts=False)  # a reader sees them in the message
         if not fields:
             return line
         first, newline, rest = line.partition("\n")  # a traceback stays below the line

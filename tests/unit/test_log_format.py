@@ -71,6 +71,15 @@ def test_text_line_is_readable_with_the_fields_after_it() -> None:
     assert text.endswith("WARNING procplane.api: hello world [request_id=r-3]")
 
 
+def test_text_access_line_does_not_repeat_what_its_message_says() -> None:
+    access = record("uvicorn.access", '%s - "%s %s HTTP/%s" %d', ("10.0.0.7:5100", "GET", "/v1/teams", "1.1", 200))
+    with logcontext.bound(request_id="r-4", duration_ms=3.5):
+        text = logs.TextFormatter().format(access)
+    assert text.endswith(
+        'INFO uvicorn.access: 10.0.0.7:5100 - "GET /v1/teams HTTP/1.1" 200 [request_id=r-4 duration_ms=3.5]'
+    )
+
+
 class Terminal(io.StringIO):
     def isatty(self) -> bool:
         return True
