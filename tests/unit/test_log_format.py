@@ -76,7 +76,7 @@ def test_text_access_line_does_not_repeat_what_its_message_says() -> None:
     with logcontext.bound(request_id="r-4", duration_ms=3.5):
         text = logs.TextFormatter().format(access)
     assert text.endswith(
-        'INFO uvicorn.access: 10.0.0.7:5100 - "GET /v1/teams HTTP/1.1" 200 [request_id=r-4 duration_ms=3.5]'
+        'WARNING uvicorn.access: 10.0.0.7:5100 - "GET /v1/teams HTTP/1.1" 200 [request_id=r-4 duration_ms=3.5]'
     )
 
 
