@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -104,10 +106,26 @@ async def _render(settings: Settings, name_or_id: str) -> str:
         await engine.dispose()
 
 
-def _health_server(reconciler: Any, args: argparse.Namespace) -> Any:
+@contextlib.contextmanager
+def _health_server(reconciler: Any, args: argparse.Namespace) -> Iterator[None]:
+    """The reconciler's /healthz, /readyz and /metrics while the block runs. A port already taken
+    (several reconcilers on one machine) is said in the log, not fatal: in a pod, the probes that
+    then fail restart it, with this line to say why."""
     from reconciler.health import HealthServer
 
-    return HealthServer(reconciler.health, args.health_host, args.health_port).start()
+    try:
+        server = HealthServer(reconciler.health, args.health_host, args.health_port).start()
+    except OSError as exc:
+        logger.error(
+            "cannot serve /healthz, /readyz and /metrics on %s:%d (%s); choose another --health-port",
+            args.health_host, args.health_port, exc,
+        )  # fmt: skip
+        yield
+        return
+    try:
+        yield
+    finally:
+        server.stop()
 
 
 async def _run_reconciler(settings: Settings, args: argparse.Namespace) -> None:
@@ -116,11 +134,8 @@ async def _run_reconciler(settings: Settings, args: argparse.Namespace) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     reconciler = _reconciler(settings, args)
-    health = _health_server(reconciler, args)
-    try:
+    with _health_server(reconciler, args):
         await reconciler.run(stop)
-    finally:
-        health.stop()
 
 
 async def _serve_both(settings: Settings, args: argparse.Namespace) -> None:
@@ -138,15 +153,14 @@ async def _serve_both(settings: Settings, args: argparse.Namespace) -> None:
         )
     )
     stop = asyncio.Event()
-    health = _health_server(reconciler, args)
-    running = asyncio.create_task(reconciler.run(stop))
-    logger.info("procplane on http://%s:%d (%s)", args.host, args.port, describe(settings))
-    try:
-        await server.serve()
-    finally:
-        stop.set()
-        await running
-        health.stop()
+    with _health_server(reconciler, args):
+        running = asyncio.create_task(reconciler.run(stop))
+        logger.info("procplane on http://%s:%d (%s)", args.host, args.port, describe(settings))
+        try:
+            await server.serve()
+        finally:
+            stop.set()
+            await running
 
 
 def run(args: argparse.Namespace) -> int:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import socket
+from types import SimpleNamespace
+
+import pytest
 
 from reconciler.health import Health, LeaseState
 from reconciler.k8s.queue import WorkQueue
@@ -56,3 +61,18 @@ def test_the_queue_knows_its_oldest_wait_and_each_keys_wait() -> None:
     # Lower bounds only: "a" had waited at least the sleep when it was looked at, and taken.
     assert oldest >= 0.02
     assert waited >= oldest
+
+
+def test_a_taken_health_port_is_logged_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
+    """Several reconcilers on one machine (tests, a developer's) must not die over the port."""
+    from procplane import commands
+
+    replica = SimpleNamespace(health=Health())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        args = argparse.Namespace(health_host="127.0.0.1", health_port=taken.getsockname()[1])
+        with commands._health_server(replica, args):
+            ran = True
+    assert ran
+    assert "choose another --health-port" in caplog.text
