@@ -19,6 +19,7 @@ from controlplane.domain.errors import DomainError, NotFound
 from controlplane.domain.settings import Settings, SettingsError, describe, load_settings, local_kubeconfig
 from controlplane.domain.tenancy import TeamScope
 from controlplane.store import db, migrate, repository
+from reconciler.k8s.errors import MissingCRDs
 
 logger = logging.getLogger("procplane")
 
@@ -75,6 +76,8 @@ def _reconciler(settings: Settings, args: argparse.Namespace) -> Any:
     api_client = kube.new_api_client(kubeconfig)
     if args.install_crds:
         crds.install(kube.Kube(api_client))
+    else:
+        crds.check(kube.Kube(api_client))
     logger.info("reconciler against %s", kubeconfig or "the in-cluster service account")
     engine = _engine(settings)
     factory = db.session_factory(engine)
@@ -154,5 +157,8 @@ def run(args: argparse.Namespace) -> int:
             asyncio.run(_run_reconciler(settings, args))
     except DomainError as exc:
         print(f"procplane: {exc.detail}", file=sys.stderr)
+        return 1
+    except MissingCRDs as exc:
+        print(f"procplane: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from controlplane.domain import spec
 from controlplane.domain.settings import Settings
 from controlplane.store import changes
-from reconciler.converge.converger import WATCHED_KINDS, Converger, application_id_of
+from reconciler.converge.converger import Converger, application_id_of, watched_kinds
 from reconciler.converge.source import Source
 from reconciler.k8s import errors
 from reconciler.k8s.cache import ClusterCache
@@ -36,6 +36,7 @@ def render_options(settings: Settings) -> spec.RenderOptions:
         ingress_class=settings.ingress_class,
         ingress_domain=settings.ingress_domain,
         progress_deadline_seconds=settings.progress_deadline_seconds,
+        install_id=settings.install_id,
     )
 
 
@@ -168,7 +169,7 @@ class Reconciler:
         """Everything a leader runs, until the lease is lost or `stop` is set."""
         loop = asyncio.get_running_loop()
         self.queue = WorkQueue()
-        self.cache = ClusterCache(self.kube, WATCHED_KINDS, self._enqueue_threadsafe(loop))
+        self.cache = ClusterCache(self.kube, watched_kinds(self.settings.install_id), self._enqueue_threadsafe(loop))
         self.converger = Converger(self.kube, self.cache, render_options(self.settings))
         await asyncio.to_thread(self.cache.start)
 

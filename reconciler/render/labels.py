@@ -17,6 +17,9 @@ PROCESS_ID = f"{GROUP}/process-id"
 RELEASE = f"{GROUP}/release"
 CONFIG_HASH = f"{GROUP}/config-hash"
 SPEC_GENERATION = f"{GROUP}/generation"
+# Which procplane install owns an object (Settings.install_id): an install watches, caches and
+# deletes only objects carrying its own.
+INSTALL_ID = f"{GROUP}/install-id"
 
 # Kubernetes uses 63 for DNS labels and label values; Job names must fit it too because the Job
 # controller copies the name into a pod label.
@@ -113,3 +116,34 @@ def object_metadata(
         "labels": process_labels(app, process),
         "ownerReferences": [process_owner(app, process, process_cr_uid)],
     }
+
+
+def install_selector(install_id: str, *requirements: str) -> str:
+    """A label selector of `requirements` narrowed to the objects of one install."""
+    return ",".join([*requirements, f"{INSTALL_ID}={install_id}"])
+
+
+# Where a manifest carries labels of objects it makes: pod templates of Deployments and Jobs, and
+# a CronJob's Job template with its pod template; their pods and Jobs belong to the install too.
+_TEMPLATE_PATHS = (("spec", "template"), ("spec", "jobTemplate"), ("spec", "jobTemplate", "spec", "template"))
+
+
+def owned_by_install(manifest: dict[str, Any], install_id: str) -> dict[str, Any]:
+    """`manifest` with the install id label on it and on every template of objects it makes."""
+    stamped = {**manifest, "metadata": _labelled(manifest["metadata"], install_id)}
+    for path in _TEMPLATE_PATHS:
+        parent, node = None, stamped
+        for part in path:
+            if not isinstance(node, dict) or part not in node:
+                break
+            # Copy on the way down: the caller's manifest is left as it was.
+            node[part] = dict(node[part])
+            parent, node = node, node[part]
+        else:
+            assert parent is not None
+            parent[path[-1]] = {**node, "metadata": _labelled(node.get("metadata") or {}, install_id)}
+    return stamped
+
+
+def _labelled(metadata: dict[str, Any], install_id: str) -> dict[str, Any]:
+    return {**metadata, "labels": {**(metadata.get("labels") or {}), INSTALL_ID: install_id}}

@@ -28,6 +28,15 @@ async def _scalar(url: str, query: str) -> object:
         await connection.close()
 
 
+def _start_migrators(url: str) -> list[subprocess.Popen[str]]:
+    env = {**os.environ, "PROCPLANE_DATABASE_URL": url}
+    pipe = subprocess.PIPE
+    return [
+        subprocess.Popen([str(PROCPLANE), "migrate"], env=env, stdout=pipe, stderr=pipe, text=True)
+        for _ in range(MIGRATORS)
+    ]
+
+
 def test_parallel_migrators_wait_for_the_lock_and_all_succeed(postgres: PostgresServer) -> None:
     url = postgres.create_database()
     waiting = (
@@ -42,12 +51,7 @@ def test_parallel_migrators_wait_for_the_lock_and_all_succeed(postgres: Postgres
         holder = await asyncpg.connect(url)
         try:
             await holder.execute("SELECT pg_advisory_lock($1)", migrate.MIGRATION_LOCK_KEY)
-            env = {**os.environ, "PROCPLANE_DATABASE_URL": url}
-            migrators = [
-                subprocess.Popen([str(PROCPLANE), "migrate"], env=env, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)  # fmt: skip
-                for _ in range(MIGRATORS)
-            ]
+            migrators = await asyncio.to_thread(_start_migrators, url)
             await asyncio.to_thread(
                 eventually,
                 lambda: asyncio.run(_scalar(url, waiting)) == MIGRATORS,
@@ -66,4 +70,3 @@ def test_parallel_migrators_wait_for_the_lock_and_all_succeed(postgres: Postgres
     assert sum("Running upgrade  -> 0001" in err for _, _, err in outcomes) == 1
     head = ScriptDirectory.from_config(migrate.alembic_config(url)).get_current_head()
     assert asyncio.run(_scalar(url, "SELECT string_agg(version_num, ',') FROM alembic_version")) == head
-
