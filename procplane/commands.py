@@ -60,11 +60,11 @@ async def _api_keys(settings: Settings, args: argparse.Namespace) -> None:
         await engine.dispose()
 
 
-def _serve_api(settings: Settings, host: str, port: int) -> None:
+def _serve_api(settings: Settings, host: str, port: int, *, migrate_first: bool) -> None:
     from controlplane.api.app import create_app
 
     logger.info("procplane API on http://%s:%d (%s)", host, port, describe(settings))
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings, run_migrations=migrate_first), host=host, port=port, log_level="info")
 
 
 def _reconciler(settings: Settings, args: argparse.Namespace) -> Any:
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
             migrate.upgrade(settings.database_url)
             print(asyncio.run(_render(settings, args.application)), end="")
         elif args.command == "api":
-            _serve_api(settings, args.host, args.port)
+            _serve_api(settings, args.host, args.port, migrate_first=not args.no_migrate)
         elif args.command == "serve":
             asyncio.run(_serve_both(settings, args))
         else:

@@ -106,7 +106,7 @@ def test_postgresql_splits_api_and_reconciler() -> None:
     assert api_pod["automountServiceAccountToken"] is False
     assert named(objects, "ServiceAccount", "pp-procplane-api")["automountServiceAccountToken"] is False
     assert reconciler_pod["serviceAccountName"] == "pp-procplane-reconciler"
-    assert api_pod["containers"][0]["args"] == ["api", "--host", ALL_INTERFACES, "--port", "8000"]
+    assert api_pod["containers"][0]["args"] == ["api", "--host", ALL_INTERFACES, "--port", "8000", "--no-migrate"]
     assert reconciler_pod["containers"][0]["args"] == ["reconciler", "--workers", "4"]
     database = {"secretKeyRef": {"name": "procplane-database", "key": "url"}}
     api_env, reconciler_env = env_of(api_pod["containers"][0]), env_of(reconciler_pod["containers"][0])

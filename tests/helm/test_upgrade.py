@@ -13,6 +13,7 @@ converges them."""
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import subprocess
 import sys
@@ -22,7 +23,9 @@ from typing import Any
 
 import pytest
 import yaml
+from litestar.testing import TestClient
 
+from controlplane.api.app import create_app
 from controlplane.domain.settings import load_settings
 from reconciler.k8s import client as reconciler_kube
 from reconciler.k8s import crds
@@ -165,7 +168,9 @@ def test_upgrade_from_the_previous_chart_keeps_every_spec_and_converges(
         install_id = env["PROCPLANE_INSTALL_ID"]
         _configure(monkeypatch, env)
         settings = load_settings()
-        with make_client(settings) as client:
+        # As the upgraded API pod runs (`--no-migrate`): on the schema the hook's command left.
+        assert current["containers"][0]["args"][-1] == "--no-migrate"
+        with TestClient(create_app(settings, run_migrations=False)) as client:
             assert _stored_specs(Api(client)) == before
 
             # The upgraded reconciler: its ServiceAccount's token, the chart's install id.
@@ -178,14 +183,14 @@ def test_upgrade_from_the_previous_chart_keeps_every_spec_and_converges(
                 for app_id, stored in before.items():
                     stack.wait_status(app_id, "web", "up", ready=1)
                     stack.wait_status(app_id, "worker", "up", ready=2)
-                    web = f"/apis/apps/v1/namespaces/{stored['application']['namespace']}/deployments"
-                    for deployment in kube.items(web):
+                    deployments = f"/apis/apps/v1/namespaces/{stored['application']['namespace']}/deployments"
+                    for deployment in kube.items(deployments):
                         assert deployment["metadata"]["labels"][labels.INSTALL_ID] == install_id
                 for app_id in before:
                     assert stack.api.delete(f"/v1/applications/{app_id}").status_code == 200
                 for stored in before.values():
                     name = stored["application"]["namespace"]
-                    eventually(lambda name=name: _deleting(kube, name), what=f"application {name} deleted")
+                    eventually(functools.partial(_deleting, kube, name), what=f"application {name} deleted")
             finally:
                 replica.stop()
             assert replica.error is None
