@@ -423,11 +423,10 @@ NOT_FROM_THE_CHART = {
     "PROCPLANE_KUBECONFIG": "in a cluster procplane talks to Kubernetes with its ServiceAccount",
     "PROCPLANE_RESOURCE_TYPES_FILE": "the chart passes the catalog inline, as PROCPLANE_RESOURCE_TYPES",
 }
-# Values that make the optional settings appear in the rendered pods.
-EVERY_OPTION = [
-    "defaultResourceType=s2", "applications.ingressClass=nginx", "applications.ingressDomain=apps.example.com",
-    "webhooks.allowedNetworks={10.0.0.0/8}",
-]  # fmt: skip
+# Values that make the optional settings appear in the rendered pods (the postgresql scenario
+# names a default resource type).
+EVERY_OPTION = ["applications.ingressClass=nginx", "applications.ingressDomain=apps.example.com",
+                "webhooks.allowedNetworks={10.0.0.0/8}"]  # fmt: skip
 
 
 def _settings_read() -> set[str]:
