@@ -1,5 +1,5 @@
-"""Installing procplane's CRDs (local runs and tests; the Helm chart does it in clusters), and
-waiting until the apiserver serves them."""
+"""procplane's CRDs: checking at start-up that the cluster serves them, installing them (local runs
+and tests; the Helm chart does it in clusters) and waiting until the apiserver serves them."""
 
 from __future__ import annotations
 
