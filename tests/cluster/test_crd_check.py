@@ -5,11 +5,13 @@ cluster does not know yet; installing them, as the message says, is what makes t
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 import yaml
 
+from procplane import commands
 from reconciler.k8s import crds, errors
 from reconciler.k8s.client import Kube
 from tests.cluster.stack import install_crds
@@ -24,16 +26,42 @@ def test_the_check_passes_when_the_cluster_serves_the_crds(kube_cluster: launche
     crds.check(Kube(kube_cluster.api_client()))
 
 
-def test_missing_crds_refuse_start_up_with_the_fix_then_installing_them_passes(
-    kube_cluster: launcher.LocalCluster, kube: Rest, tmp_path: Path
-) -> None:
+def _absent_crds(directory: Path) -> list[str]:
+    """procplane's CRDs moved to a group the cluster does not serve, written to `directory`."""
     names = []
     for crd in crds.definitions():
         plural = crd["spec"]["names"]["plural"]
         crd["spec"]["group"] = ABSENT_GROUP
         crd["metadata"] = {"name": f"{plural}.{ABSENT_GROUP}"}
         names.append(crd["metadata"]["name"])
-        (tmp_path / f"{plural}.yaml").write_text(yaml.safe_dump(crd))
+        (directory / f"{plural}.yaml").write_text(yaml.safe_dump(crd))
+    return names
+
+
+def test_procplane_reconciler_exits_naming_the_fix(
+    kube_cluster: launcher.LocalCluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The command itself, against the real cluster, expecting the CRDs of the absent group."""
+    (tmp_path / "crds").mkdir()
+    names = _absent_crds(tmp_path / "crds")
+    expected = crds.definitions(tmp_path / "crds")
+    monkeypatch.setattr(crds, "definitions", lambda directory=crds.CRD_DIR: expected)
+    monkeypatch.setenv("PROCPLANE_KUBECONFIG", str(kube_cluster.kubeconfig_path))
+    monkeypatch.setenv("PROCPLANE_DATABASE_URL", f"sqlite:///{tmp_path / 'procplane.db'}")
+    args = argparse.Namespace(command="reconciler", workers=1, install_crds=False)
+    assert commands.run(args) == 1
+    printed = capsys.readouterr().err
+    assert printed.startswith("procplane: the cluster does not serve procplane's custom resources")
+    assert all(name in printed for name in names)
+
+
+def test_missing_crds_refuse_start_up_with_the_fix_then_installing_them_passes(
+    kube_cluster: launcher.LocalCluster, kube: Rest, tmp_path: Path
+) -> None:
+    names = _absent_crds(tmp_path)
     client = Kube(kube_cluster.api_client())
 
     with pytest.raises(errors.MissingCRDs) as refused:
