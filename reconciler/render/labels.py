@@ -123,26 +123,21 @@ def install_selector(install_id: str, *requirements: str) -> str:
     return ",".join([*requirements, f"{INSTALL_ID}={install_id}"])
 
 
-# Where a manifest carries labels of objects it makes: pod templates of Deployments and Jobs, and
-# a CronJob's Job template with its pod template; their pods and Jobs belong to the install too.
-_TEMPLATE_PATHS = (("spec", "template"), ("spec", "jobTemplate"), ("spec", "jobTemplate", "spec", "template"))
+# Where a manifest describes objects it makes: a Deployment's or Job's pod template, a CronJob's Job
+# template (which holds a pod template in turn). Those pods and Jobs belong to the install too.
+_TEMPLATES = ("template", "jobTemplate")
 
 
 def owned_by_install(manifest: dict[str, Any], install_id: str) -> dict[str, Any]:
-    """`manifest` with the install id label on it and on every template of objects it makes."""
-    stamped = {**manifest, "metadata": _labelled(manifest["metadata"], install_id)}
-    for path in _TEMPLATE_PATHS:
-        parent, node = None, stamped
-        for part in path:
-            if not isinstance(node, dict) or part not in node:
-                break
-            # Copy on the way down: the caller's manifest is left as it was.
-            node[part] = dict(node[part])
-            parent, node = node, node[part]
-        else:
-            assert parent is not None
-            parent[path[-1]] = {**node, "metadata": _labelled(node.get("metadata") or {}, install_id)}
-    return stamped
+    """`manifest` with the install id label on it and on the templates of the objects it makes; a
+    copy, the caller's manifest is left as it was."""
+    owned = {**manifest, "metadata": _labelled(manifest.get("metadata") or {}, install_id)}
+    body = manifest.get("spec")
+    if isinstance(body, dict):
+        templates = {key: owned_by_install(body[key], install_id) for key in _TEMPLATES if key in body}
+        if templates:
+            owned["spec"] = {**body, **templates}
+    return owned
 
 
 def _labelled(metadata: dict[str, Any], install_id: str) -> dict[str, Any]:
