@@ -20,6 +20,11 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=text)
         command.add_argument("--host", default="127.0.0.1")
         command.add_argument("--port", type=int, default=8000)
+    commands.choices["api"].add_argument(
+        "--no-migrate",
+        action="store_true",
+        help="serve the schema as it is, migrated beforehand (the Helm chart's hook Job does that)",
+    )
     reconciler = commands.add_parser("reconciler", help="run the reconciler only")
     for command in (reconciler, commands.choices["serve"]):
         command.add_argument("--workers", type=int, default=4, help="reconcile workers")
@@ -48,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    # The defaults until the settings are read (`commands.run` applies PROCPLANE_LOG_*).
+    # The defaults until the settings are read (`commands.run` applies the log format and level of the settings).
     logs.configure()
     from procplane import commands
 

@@ -22,6 +22,7 @@ from controlplane.domain.settings import Settings, SettingsError, describe, load
 from controlplane.domain.tenancy import TeamScope
 from controlplane.store import db, migrate, repository
 from procplane import logs
+from reconciler.k8s.errors import MissingCRDs
 
 logger = logging.getLogger("procplane")
 
@@ -62,11 +63,16 @@ async def _api_keys(settings: Settings, args: argparse.Namespace) -> None:
         await engine.dispose()
 
 
-def _serve_api(settings: Settings, host: str, port: int) -> None:
+def _serve_api(settings: Settings, host: str, port: int, *, migrate_first: bool) -> None:
     from controlplane.api.app import create_app
 
     logger.info("procplane API on http://%s:%d (%s)", host, port, describe(settings))
-    uvicorn.run(create_app(settings), host=host, port=port, **logs.uvicorn_options(settings.log_level))
+    uvicorn.run(
+        create_app(settings, run_migrations=migrate_first),
+        host=host,
+        port=port,
+        **logs.uvicorn_options(settings.log_level),
+    )
 
 
 def _reconciler(settings: Settings, args: argparse.Namespace) -> Any:
@@ -78,6 +84,8 @@ def _reconciler(settings: Settings, args: argparse.Namespace) -> Any:
     api_client = kube.new_api_client(kubeconfig)
     if args.install_crds:
         crds.install(kube.Kube(api_client))
+    else:
+        crds.check(kube.Kube(api_client))
     logger.info("reconciler against %s", kubeconfig or "the in-cluster service account")
     engine = _engine(settings)
     factory = db.session_factory(engine)
@@ -181,12 +189,15 @@ def run(args: argparse.Namespace) -> int:
             migrate.upgrade(settings.database_url)
             print(asyncio.run(_render(settings, args.application)), end="")
         elif args.command == "api":
-            _serve_api(settings, args.host, args.port)
+            _serve_api(settings, args.host, args.port, migrate_first=not args.no_migrate)
         elif args.command == "serve":
             asyncio.run(_serve_both(settings, args))
         else:
             asyncio.run(_run_reconciler(settings, args))
     except DomainError as exc:
         print(f"procplane: {exc.detail}", file=sys.stderr)
+        return 1
+    except MissingCRDs as exc:
+        print(f"procplane: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -20,7 +20,7 @@ from controlplane.domain import logcontext, spec
 from controlplane.domain.settings import Settings
 from controlplane.store import changes
 from reconciler import metrics
-from reconciler.converge.converger import WATCHED_KINDS, Converger, application_id_of
+from reconciler.converge.converger import Converger, application_id_of, watched_kinds
 from reconciler.converge.source import Source
 from reconciler.health import Health, LeaseState
 from reconciler.k8s import errors
@@ -39,6 +39,7 @@ def render_options(settings: Settings) -> spec.RenderOptions:
         ingress_class=settings.ingress_class,
         ingress_domain=settings.ingress_domain,
         progress_deadline_seconds=settings.progress_deadline_seconds,
+        install_id=settings.install_id,
     )
 
 
@@ -186,7 +187,7 @@ class Reconciler:
     def _unsynced(self) -> list[str]:
         cache = self.cache
         if cache is None:  # a term is starting: its caches do not exist yet
-            return list(WATCHED_KINDS)
+            return list(watched_kinds(self.settings.install_id))
         return [kind for kind, informer in cache.informers.items() if not informer.synced]
 
     async def _lead(self, stop: asyncio.Event) -> None:
@@ -194,7 +195,7 @@ class Reconciler:
         loop = asyncio.get_running_loop()
         self.queue = WorkQueue()
         metrics.track_queue(self.queue)
-        self.cache = ClusterCache(self.kube, WATCHED_KINDS, self._enqueue_threadsafe(loop))
+        self.cache = ClusterCache(self.kube, watched_kinds(self.settings.install_id), self._enqueue_threadsafe(loop))
         self.converger = Converger(self.kube, self.cache, render_options(self.settings))
         await asyncio.to_thread(self.cache.start)
 

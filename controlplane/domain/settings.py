@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import TypeVar
 
 import msgspec
 
-from controlplane.domain import webhook_targets
+from controlplane.domain import spec, webhook_targets
 from controlplane.domain.states import LogFormat, LogLevel, ResourceCategory
 
 DEFAULT_STATE_DIR = Path(".procplane")
@@ -20,6 +21,9 @@ Choice = TypeVar("Choice", bound=StrEnum)
 # How long a write waits for a lock (SQLite's one write lock, a PostgreSQL row lock) before the
 # request is answered 503. Writes hold them for milliseconds: five seconds rides out bursts.
 DEFAULT_DATABASE_BUSY_TIMEOUT_SECONDS = 5.0
+# An install id is written into a label value of every object the install owns: a DNS label keeps
+# it valid there and in selectors.
+_INSTALL_ID = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 class ResourceTypeSetting(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -59,6 +63,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ingress_class: str | None = None
     ingress_domain: str | None = None
     lease_namespace: str = "default"
+    # Which install this is: every Kubernetes object procplane writes carries it as a label, and
+    # the reconciler watches, caches and deletes only objects carrying its own, so two installs in
+    # one cluster never touch each other's applications. The chart generates one per release.
+    install_id: str = spec.DEFAULT_INSTALL_ID
     # How long a Deployment may take to become available before its release fails.
     progress_deadline_seconds: int = 600
     # Observing what runs: how often the reconciler looks at pods, how often it records a sample,
@@ -102,6 +110,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: LogLevel = LogLevel.INFO
 
     def __post_init__(self) -> None:
+        if not _INSTALL_ID.fullmatch(self.install_id):
+            raise SettingsError(
+                f"PROCPLANE_INSTALL_ID must be a DNS label (a-z, 0-9 and '-', at most 63), got {self.install_id!r}"
+            )
         try:
             self.webhook_policy  # noqa: B018 - parsed here, so a bad network fails at start-up
         except ValueError as exc:
@@ -226,6 +238,7 @@ def load_settings() -> Settings:
         ingress_class=os.environ.get("PROCPLANE_INGRESS_CLASS") or None,
         ingress_domain=os.environ.get("PROCPLANE_INGRESS_DOMAIN") or None,
         lease_namespace=os.environ.get("PROCPLANE_LEASE_NAMESPACE", "default"),
+        install_id=os.environ.get("PROCPLANE_INSTALL_ID") or spec.DEFAULT_INSTALL_ID,
         progress_deadline_seconds=_positive_int("PROCPLANE_PROGRESS_DEADLINE_SECONDS", 600),
         observe_interval_seconds=float(_positive_int("PROCPLANE_OBSERVE_INTERVAL_SECONDS", 15)),
         sample_interval_seconds=_positive_int("PROCPLANE_SAMPLE_INTERVAL_SECONDS", 60),

@@ -14,6 +14,8 @@ import msgspec
 from controlplane.domain.states import IngressProtocol, JobStartPolicy, ProcessType
 
 ConcurrencyPolicy = Literal["Allow", "Forbid", "Replace"]
+# The install id of a procplane that was given none (local runs, tests): see Settings.install_id.
+DEFAULT_INSTALL_ID = "default"
 
 
 class ManualScaling(msgspec.Struct, frozen=True, kw_only=True, tag="manual", tag_field="type"):
@@ -112,3 +114,5 @@ class RenderOptions(msgspec.Struct, frozen=True, kw_only=True):
     # Images whose default user is root cannot start under runAsNonRoot; an operator may force a UID.
     run_as_user: int | None = None
     image_pull_secrets: tuple[str, ...] = ()
+    # Labelled on every object, so this install owns only what carries it (Settings.install_id).
+    install_id: str = DEFAULT_INSTALL_ID

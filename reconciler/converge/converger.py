@@ -34,7 +34,7 @@ logger = logging.getLogger("procplane.reconciler")
 MANAGED = f"app.kubernetes.io/managed-by={labels.MANAGED_BY}"
 # What the informers watch. Secrets are deliberately absent: procplane writes each application's
 # config Secret but never reads Secrets, so it needs no permission to list them cluster-wide.
-WATCHED_KINDS: dict[str, str | None] = {
+_WATCHED = {
     "Application": MANAGED,
     "Namespace": MANAGED,
     "Process": MANAGED,
@@ -47,6 +47,14 @@ WATCHED_KINDS: dict[str, str | None] = {
     "Job": MANAGED,
     "Pod": labels.PROCESS_ID,
 }
+
+
+def watched_kinds(install_id: str) -> dict[str, str | None]:
+    """Kind -> label selector of the informers: only the objects of this install, so another
+    install's applications never enter the caches, and so are never pruned as orphans."""
+    return {kind: labels.install_selector(install_id, selector) for kind, selector in _WATCHED.items()}
+
+
 # Per-process kinds that disappear when no longer desired. Namespace, Secret and the Application
 # CR go only with the application; Jobs go with their owners through garbage collection.
 PRUNABLE_KINDS = (
@@ -89,7 +97,7 @@ class Converger:
         self.kube = kube
         self.cache = cache
         self.options = options
-        # Secrets are write-only for procplane (see WATCHED_KINDS): the digest of what was last
+        # Secrets are write-only for procplane (see _WATCHED): the digest of what was last
         # applied stands in for reading it back.
         self._applied_secrets: dict[tuple[str, str], str] = {}
         # What the apiserver refused, by object: the same manifest is not sent again (no hot
@@ -110,7 +118,11 @@ class Converger:
         self._refused.pop(key, None)
         return result
 
+    def _owned(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        return labels.owned_by_install(manifest, self.options.install_id)
+
     def ensure(self, manifest: dict[str, Any], report: PassReport) -> dict[str, Any]:
+        manifest = self._owned(manifest)
         kind, namespace, name = object_key(manifest)
         if kind == "Secret":
             digest = _digest(manifest)
@@ -234,7 +246,7 @@ class Converger:
             )
             # A Conflict is the Job an earlier, interrupted pass started: it is not run twice.
             with contextlib.suppress(errors.Conflict):
-                self.kube.create(job)
+                self.kube.create(self._owned(job))
             report.started_jobs[process.key] = job["metadata"]["name"]
         if decided.changed(release):
             report.release_step = (release, decided)
@@ -289,7 +301,7 @@ class Converger:
             job = render.render_trigger_job(desired.app, process, cronjob, run.id[:8])
             # A Conflict means an earlier pass created it and died before recording it: same run.
             with contextlib.suppress(errors.Conflict):
-                self.kube.create(job)
+                self.kube.create(self._owned(job))
             report.started_runs[run.id] = job["metadata"]["name"]
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reconciler.k8s import errors
-from reconciler.k8s.client import Kube
+from reconciler.k8s.client import Kube, NotFoundError
 
 logger = logging.getLogger("procplane.cache")
 
@@ -122,6 +122,16 @@ class Informer:
                 backoff = 0.5
             except errors.Gone:
                 resource_version = None
+            except NotFoundError:
+                # The cluster stopped serving the kind: its CRD was removed after start-up (the
+                # start-up check refuses a cluster without them). Say so, not a stack trace.
+                logger.error(
+                    "the cluster does not serve %s (were procplane's CRDs removed?): install them with the Helm"
+                    " chart or `kubectl apply -f crds/`; retrying in %.1fs", self.kind, backoff,
+                )  # fmt: skip
+                resource_version = None
+                self._stopped.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
             except Exception:  # a watch must outlive any error; the loop re-lists after a pause
                 logger.exception("watch on %s failed; retrying in %.1fs", self.kind, backoff)
                 resource_version = None

@@ -231,6 +231,16 @@ class Kube:
             return None
         return result
 
+    def served_resources(self, api_version: str) -> set[str]:
+        """The resources (plurals) the apiserver serves in `api_version`; none when it serves no
+        such group version. Discovery, which every authenticated client may read."""
+        base = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
+        try:
+            result = self._send("get", "GET", base)
+        except NotFoundError:
+            return set()
+        return {str(r["name"]) for r in result.get("resources") or [] if "/" not in str(r["name"])}
+
     def list(
         self, kind: str, namespace: str | None = None, label_selector: str | None = None
     ) -> tuple[list[dict[str, Any]], str]:

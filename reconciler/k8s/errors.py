@@ -34,3 +34,8 @@ class Gone(ReconcileError):
 
 class NotLeader(ReconcileError):
     """This replica lost (or never had) the lease; it must not write."""
+
+
+class MissingCRDs(ReconcileError):
+    """The cluster does not serve procplane's custom resources: nothing can be reconciled until an
+    operator installs the CRDs, so the reconciler refuses to start rather than retry forever."""

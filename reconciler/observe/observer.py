@@ -78,7 +78,9 @@ class Observer:
         if time.monotonic() < self._metrics_retry_at:
             return {}
         try:
-            items, _ = self.kube.list("PodMetrics", label_selector=labels.PROCESS_ID)
+            items, _ = self.kube.list(
+                "PodMetrics", label_selector=labels.install_selector(self.settings.install_id, labels.PROCESS_ID)
+            )
         except errors.ReconcileError as exc:
             if self.metrics_available is not False:
                 logger.info("no pod metrics from metrics.k8s.io (%s); instances carry no usage", exc)

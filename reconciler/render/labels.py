@@ -17,6 +17,9 @@ PROCESS_ID = f"{GROUP}/process-id"
 RELEASE = f"{GROUP}/release"
 CONFIG_HASH = f"{GROUP}/config-hash"
 SPEC_GENERATION = f"{GROUP}/generation"
+# Which procplane install owns an object (Settings.install_id): an install watches, caches and
+# deletes only objects carrying its own.
+INSTALL_ID = f"{GROUP}/install-id"
 
 # Kubernetes uses 63 for DNS labels and label values; Job names must fit it too because the Job
 # controller copies the name into a pod label.
@@ -113,3 +116,29 @@ def object_metadata(
         "labels": process_labels(app, process),
         "ownerReferences": [process_owner(app, process, process_cr_uid)],
     }
+
+
+def install_selector(install_id: str, *requirements: str) -> str:
+    """A label selector of `requirements` narrowed to the objects of one install."""
+    return ",".join([*requirements, f"{INSTALL_ID}={install_id}"])
+
+
+# Where a manifest describes objects it makes: a Deployment's or Job's pod template, a CronJob's Job
+# template (which holds a pod template in turn). Those pods and Jobs belong to the install too.
+_TEMPLATES = ("template", "jobTemplate")
+
+
+def owned_by_install(manifest: dict[str, Any], install_id: str) -> dict[str, Any]:
+    """`manifest` with the install id label on it and on the templates of the objects it makes; a
+    copy, the caller's manifest is left as it was."""
+    owned = {**manifest, "metadata": _labelled(manifest.get("metadata") or {}, install_id)}
+    body = manifest.get("spec")
+    if isinstance(body, dict):
+        templates = {key: owned_by_install(body[key], install_id) for key in _TEMPLATES if key in body}
+        if templates:
+            owned["spec"] = {**body, **templates}
+    return owned
+
+
+def _labelled(metadata: dict[str, Any], install_id: str) -> dict[str, Any]:
+    return {**metadata, "labels": {**(metadata.get("labels") or {}), INSTALL_ID: install_id}}

@@ -17,6 +17,7 @@ import yaml
 from controlplane.domain import spec
 from reconciler.render import application as render_app
 from reconciler.render import jobs as render_jobs
+from reconciler.render import labels
 from reconciler.render import workloads as render_workloads
 
 __all__ = [
@@ -107,7 +108,7 @@ def render_application(
     for process in sorted(processes, key=lambda p: p.key):
         manifests.append(render_app.render_process_cr(app, process))
         manifests.extend(render_process_objects(app, process, opts, uids.get(process.id, PLACEHOLDER_UID)))
-    return manifests
+    return [labels.owned_by_install(manifest, opts.install_id) for manifest in manifests]
 
 
 def to_yaml(manifests: Sequence[Mapping[str, Any]]) -> str:

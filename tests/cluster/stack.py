@@ -73,6 +73,11 @@ class ReconcilerThread:
         assert self._loop is not None
         asyncio.run_coroutine_threadsafe(self.reconciler.reconcile(app_id), self._loop).result(60)
 
+    def resync_now(self) -> None:
+        """Queue everything this replica considers its own, as its periodic resync does."""
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(self.reconciler.resync(), self._loop).result(60)
+
     def is_leading(self) -> bool:
         return self.reconciler.elector.is_leader() and self.reconciler.converger is not None
 

@@ -74,9 +74,9 @@ def test_default_runs_api_and_reconciler_in_one_pod_on_sqlite() -> None:
     assert env["PROCPLANE_DATABASE_URL"] == "sqlite:////data/procplane.db"
     assert env["PROCPLANE_LEASE_NAMESPACE"] == "ops"
     assert {"name": "data", "mountPath": "/data"} in container["volumeMounts"]
-    (migrate,) = pod["initContainers"]
-    assert migrate["args"] == ["migrate"]
-    assert {"name": "data", "mountPath": "/data"} in migrate["volumeMounts"]
+    # The one pod migrates its own database file as it starts: no init container, no hook Job.
+    assert "initContainers" not in pod
+    assert by_kind(objects, "Job") == []
     claim = named(objects, "PersistentVolumeClaim", "pp-procplane-data")
     assert {"name": "data", "persistentVolumeClaim": {"claimName": "pp-procplane-data"}} in pod["volumes"]
     assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
@@ -109,7 +109,7 @@ def test_postgresql_splits_api_and_reconciler() -> None:
     assert api_pod["automountServiceAccountToken"] is False
     assert named(objects, "ServiceAccount", "pp-procplane-api")["automountServiceAccountToken"] is False
     assert reconciler_pod["serviceAccountName"] == "pp-procplane-reconciler"
-    assert api_pod["containers"][0]["args"] == ["api", "--host", ALL_INTERFACES, "--port", "8000"]
+    assert api_pod["containers"][0]["args"] == ["api", "--host", ALL_INTERFACES, "--port", "8000", "--no-migrate"]
     assert reconciler_pod["containers"][0]["args"] == [
         "reconciler", "--workers", "4", "--health-host", ALL_INTERFACES, "--health-port", "8081"
     ]  # fmt: skip
@@ -463,3 +463,76 @@ def test_grafana_dashboard_ships_in_the_chart_and_as_an_optional_configmap() -> 
     (configmap,) = by_kind(template(overrides=["metrics.dashboard.enabled=true"]), "ConfigMap")
     assert configmap["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(configmap["data"]["procplane.json"]) == dashboard
+
+
+def test_postgresql_migrates_once_in_a_hook_job_before_the_pods_start() -> None:
+    for scenario, overrides, secret, key in (
+        ("postgresql", [], "procplane-database", "url"),
+        (None, ["database.type=postgresql", "database.postgresql.url=postgresql://u:p@db/pp"], "pp-procplane-migrate",
+         "database-url"),
+    ):  # fmt: skip
+        objects = template(scenario, overrides)
+        api = named(objects, "Deployment", "pp-procplane-api")["spec"]["template"]["spec"]
+        assert "initContainers" not in api
+        job = named(objects, "Job", "pp-procplane-migrate")
+        hooks = {o["kind"]: o["metadata"]["annotations"] for o in objects if o["metadata"].get("annotations", {}).get(
+            "helm.sh/hook")}  # fmt: skip
+        # The ServiceAccount (and the URL's copy) first: hooks run before the release's own objects exist.
+        assert hooks["ServiceAccount"]["helm.sh/hook"] == hooks["Job"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+        assert int(hooks["ServiceAccount"]["helm.sh/hook-weight"]) < int(hooks["Job"]["helm.sh/hook-weight"])
+        assert ("Secret" in hooks) == (secret == "pp-procplane-migrate")
+        pod = job["spec"]["template"]["spec"]
+        assert pod["serviceAccountName"] == "pp-procplane-migrate"
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["restartPolicy"] == "Never"
+        (container,) = pod["containers"]
+        assert container["args"] == ["migrate"]
+        assert env_of(container)["PROCPLANE_DATABASE_URL"] == {"secretKeyRef": {"name": secret, "key": key}}
+        assert job["spec"]["activeDeadlineSeconds"] == 600
+
+
+def test_install_id_is_derived_from_the_release_or_set() -> None:
+    def install_id(namespace: str, release: str, *overrides: str) -> set[str]:
+        objects = template("postgresql", list(overrides), namespace=namespace, release=release)
+        return {env_of(pod["containers"][0])["PROCPLANE_INSTALL_ID"] for _, pod in pod_specs(objects)
+                if "PROCPLANE_INSTALL_ID" in env_of(pod["containers"][0])}  # fmt: skip
+
+    first = install_id("ops", "pp")
+    assert len(first) == 1
+    assert re.fullmatch(r"[0-9a-f]{16}", next(iter(first)))
+    assert install_id("ops", "pp") == first  # what an upgrade renders again
+    assert install_id("ops", "other") != first != install_id("staging", "pp")
+    assert install_id("ops", "pp", "installId=blue") == {"blue"}
+    assert "installId" in template_error(["installId=Not_A_Label"])
+
+
+# Settings procplane reads that the chart sets no way, each with the reason.
+NOT_FROM_THE_CHART = {
+    "PROCPLANE_KUBECONFIG": "in a cluster procplane talks to Kubernetes with its ServiceAccount",
+    "PROCPLANE_RESOURCE_TYPES_FILE": "the chart passes the catalog inline, as PROCPLANE_RESOURCE_TYPES",
+}
+# Values that make the optional settings appear in the rendered pods (the postgresql scenario
+# names a default resource type).
+EVERY_OPTION = ["applications.ingressClass=nginx", "applications.ingressDomain=apps.example.com",
+                "webhooks.allowedNetworks={10.0.0.0/8}"]  # fmt: skip
+
+
+def _settings_read() -> set[str]:
+    """Every PROCPLANE_* variable named in procplane's own code, wherever it is read."""
+    names: set[str] = set()
+    for package in ("controlplane", "procplane", "reconciler"):
+        for path in (ROOT / package).rglob("*.py"):
+            names |= set(re.findall(r"\bPROCPLANE_[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
+    return names
+
+
+def test_every_setting_procplane_reads_is_reachable_from_the_chart() -> None:
+    read = _settings_read()
+    assert {"PROCPLANE_DATABASE_URL", "PROCPLANE_INSTALL_ID"} <= read
+    rendered: set[str] = set()
+    for scenario in SCENARIOS:
+        for _, pod in pod_specs(template(scenario, EVERY_OPTION)):
+            for container in pod["containers"]:
+                rendered |= set(env_of(container))
+    assert read - set(NOT_FROM_THE_CHART) <= rendered, "settings the chart cannot set"
+    assert set(NOT_FROM_THE_CHART) <= read, "an exemption for a setting procplane no longer reads"

@@ -15,6 +15,7 @@ import pytest
 
 from reconciler.k8s import errors
 from reconciler.k8s.cache import ClusterCache, Informer
+from reconciler.k8s.client import NotFoundError
 from tests.unit.fakes import FakeKube, FakeStopEvent, stream, watch_event
 
 MANAGED = "app.kubernetes.io/managed-by=procplane"
@@ -265,6 +266,23 @@ def test_a_failed_list_is_retried_after_a_pause(kube: FakeKube, informer: Inform
     assert len(kube.lists) == 2
     assert informer.synced
     assert names(informer) == {"web": "101"}
+
+
+def test_a_kind_the_cluster_stopped_serving_is_named_with_the_fix(
+    kube: FakeKube, informer: Informer, caplog: pytest.LogCaptureFixture
+) -> None:
+    stopped = FakeStopEvent()
+    informer._stopped = stopped
+    kube.faults["list"] += [NotFoundError("the server could not find the requested resource")] * 2
+
+    informer._run()
+
+    assert stopped.waits == [0.5, 1.0]
+    assert informer.synced
+    refused = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(refused) == 2
+    assert all("does not serve Deployment" in r.getMessage() and "CRDs" in r.getMessage() for r in refused)
+    assert all(r.exc_info is None for r in refused)
 
 
 def test_stop_takes_effect_between_events(kube: FakeKube, informer: Informer, changes: Changes) -> None:

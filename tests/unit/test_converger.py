@@ -14,7 +14,7 @@ import pytest
 
 from controlplane.domain import spec
 from controlplane.domain.desired import Desired
-from reconciler.converge.converger import PRUNABLE_KINDS, WATCHED_KINDS, Converger
+from reconciler.converge.converger import PRUNABLE_KINDS, Converger, watched_kinds
 from reconciler.k8s.cache import ClusterCache
 from reconciler.k8s.client import object_key
 from reconciler.render import labels
@@ -56,7 +56,7 @@ def resync(cache: ClusterCache) -> None:
 
 
 def new_cache(kube: FakeKube) -> ClusterCache:
-    cache = ClusterCache(kube, WATCHED_KINDS, lambda obj: None)
+    cache = ClusterCache(kube, watched_kinds(OPTIONS.install_id), lambda obj: None)
     resync(cache)
     return cache
 

@@ -57,3 +57,14 @@ def test_unusable_values_are_refused(monkeypatch: pytest.MonkeyPatch, name: str,
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=message):
         load_settings()
+
+
+def test_the_install_id_defaults_for_local_runs_and_must_be_a_dns_label(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PROCPLANE_INSTALL_ID", raising=False)
+    assert load_settings().install_id == "default"
+    monkeypatch.setenv("PROCPLANE_INSTALL_ID", "3f2a9c01b7d4e866")
+    assert load_settings().install_id == "3f2a9c01b7d4e866"
+    for bad in ("Blue", "-blue", "blue_green", "x" * 64):
+        monkeypatch.setenv("PROCPLANE_INSTALL_ID", bad)
+        with pytest.raises(SettingsError, match="PROCPLANE_INSTALL_ID"):
+            load_settings()

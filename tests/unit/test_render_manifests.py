@@ -808,3 +808,31 @@ def test_process_spec_decodes_from_json_with_tagged_scaling() -> None:
     assert msgspec.convert({**raw, "scaling": {"type": "manual", "instance_count": 2}}, spec.ProcessSpec).scaling == (
         spec.ManualScaling(instance_count=2)
     )
+
+
+# --- the install id ----------------------------------------------------------------------------
+
+
+def test_every_object_and_every_template_of_pods_and_jobs_carries_the_install_id() -> None:
+    options = msgspec.structs.replace(INGRESS, install_id="blue")
+    manifests = render.render_application(APP, ALL_PROCESSES, options)
+    templates = []
+    for manifest in manifests:
+        assert manifest["metadata"]["labels"][labels.INSTALL_ID] == "blue", manifest["metadata"]["name"]
+        spec_ = manifest.get("spec") or {}
+        if "template" in spec_:
+            templates.append(spec_["template"])
+        if "jobTemplate" in spec_:
+            templates += [spec_["jobTemplate"], spec_["jobTemplate"]["spec"]["template"]]
+    assert {t["metadata"]["labels"][labels.INSTALL_ID] for t in templates} == {"blue"}
+    # A Deployment's pod template; a CronJob's Job template and its pod template.
+    assert len(templates) == kinds(manifests).count("Deployment") + 2 * kinds(manifests).count("CronJob")
+
+
+def test_labelling_with_the_install_id_leaves_the_rendered_manifest_as_it_was() -> None:
+    cronjob = by_kind(objects(CRON))["CronJob"]
+    before = yaml.safe_dump(cronjob)
+    owned = labels.owned_by_install(cronjob, "green")
+    assert yaml.safe_dump(cronjob) == before
+    assert owned["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"][labels.INSTALL_ID] == "green"
+    assert labels.install_selector("green", labels.PROCESS_ID) == f"{labels.PROCESS_ID},{labels.INSTALL_ID}=green"

@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 from controlplane.store import (
     db,
+    migrate,
     models,  # noqa: F401 - registers the tables on the metadata
 )
 
@@ -27,6 +28,8 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        # Before alembic reads the schema's revision: a migrator that waited sees the winner's.
+        migrate.lock(connection)
         context.run_migrations()
 
 

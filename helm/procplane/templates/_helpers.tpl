@@ -189,6 +189,7 @@ webhook targets (the API checks a URL when it is set, the reconciler before each
   value: {{ .Values.logging.format | quote }}
 - name: PROCPLANE_LOG_LEVEL
   value: {{ .Values.logging.level | quote }}
+{{- include "procplane.installEnv" . }}
 {{- end -}}
 
 {{/* The reconciler's probes, on its health port (named "health"): alive while its loop turns,
@@ -201,6 +202,55 @@ livenessProbe:
   periodSeconds: 10
   timeoutSeconds: 3
   failureThreshold: 3
+{{- end -}}
+
+{{/* ---- Install id, release progress, observing and webhook delivery ---- */}}
+
+{{/* The install id: the value, or one derived from the release's namespace and name, which an
+upgrade keeps and no other release in the cluster has. A DNS label either way. */}}
+{{- define "procplane.installId" -}}
+{{- .Values.installId | default (sha256sum (printf "%s/%s" .Release.Namespace .Release.Name) | trunc 16) -}}
+{{- end -}}
+
+{{- define "procplane.installEnv" }}
+- name: PROCPLANE_INSTALL_ID
+  value: {{ include "procplane.installId" . | quote }}
+- name: PROCPLANE_PROGRESS_DEADLINE_SECONDS
+  value: {{ .Values.applications.progressDeadlineSeconds | quote }}
+{{- with .Values.observing }}
+- name: PROCPLANE_OBSERVE_INTERVAL_SECONDS
+  value: {{ .intervalSeconds | quote }}
+- name: PROCPLANE_SAMPLE_INTERVAL_SECONDS
+  value: {{ .sampleIntervalSeconds | quote }}
+- name: PROCPLANE_SAMPLE_RAW_RETENTION_HOURS
+  value: {{ .sampleRawRetentionHours | quote }}
+- name: PROCPLANE_SAMPLE_RETENTION_DAYS
+  value: {{ .sampleRetentionDays | quote }}
+- name: PROCPLANE_RESTART_ALERT_WINDOW_SECONDS
+  value: {{ .restartAlertWindowSeconds | quote }}
+{{- end }}
+{{- with .Values.webhooks }}
+- name: PROCPLANE_WEBHOOK_MAX_ATTEMPTS
+  value: {{ .maxAttempts | quote }}
+- name: PROCPLANE_WEBHOOK_RETRY_BASE_SECONDS
+  value: {{ .retryBaseSeconds | quote }}
+- name: PROCPLANE_WEBHOOK_RETRY_CAP_SECONDS
+  value: {{ .retryCapSeconds | quote }}
+- name: PROCPLANE_WEBHOOK_TIMEOUT_SECONDS
+  value: {{ .timeoutSeconds | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* ---- Migrations (templates/migrations.yaml) ---- */}}
+
+{{/* The hook Job's own copy of the database URL when the chart holds it: hooks run before the
+release's Secret exists (install) or is updated (upgrade). */}}
+{{- define "procplane.migrationSecret" -}}
+{{- if .Values.database.postgresql.existingSecret -}}
+{{- .Values.database.postgresql.existingSecret -}}
+{{- else -}}
+{{- printf "%s-migrate" (include "procplane.fullname" .) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The API's own settings: rate limits, requests in flight, its database pool. */}}
