@@ -57,6 +57,9 @@ class QueueLike(Protocol):
 
     def oldest_wait(self) -> float: ...
 
+    @property
+    def shutting_down(self) -> bool: ...
+
 
 class _Live(Collector):
     """The gauges of the reconcilers running in this process, read when Prometheus scrapes:
@@ -68,7 +71,8 @@ class _Live(Collector):
         self.observed_at: float | None = None
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        queues = list(self.queues)
+        # A term's queue is shut down when the term ends, keys and all: it no longer counts.
+        queues = [queue for queue in self.queues if not queue.shutting_down]
         yield GaugeMetricFamily(
             "procplane_queue_depth", "Applications waiting, ready, in the work queue.", sum(len(q) for q in queues)
         )

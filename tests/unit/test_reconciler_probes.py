@@ -8,7 +8,9 @@ import socket
 from types import SimpleNamespace
 
 import pytest
+from prometheus_client import REGISTRY
 
+from reconciler import metrics
 from reconciler.health import Health, LeaseState
 from reconciler.k8s.queue import WorkQueue
 
@@ -76,3 +78,25 @@ def test_a_taken_health_port_is_logged_not_fatal(caplog: pytest.LogCaptureFixtur
             ran = True
     assert ran
     assert "choose another --health-port" in caplog.text
+
+
+def test_queue_depth_counts_the_live_queues_only() -> None:
+    def depth() -> float:
+        value = REGISTRY.get_sample_value("procplane_queue_depth")
+        assert value is not None
+        return value
+
+    async def scenario() -> tuple[float, float, float]:
+        before = depth()
+        queue = WorkQueue()
+        metrics.track_queue(queue)
+        queue.add("a")
+        queue.add("b")
+        queue.add("a")  # a key waits once
+        during = depth()
+        queue.shutdown()  # the term ended: its keys are dropped
+        return before, during, depth()
+
+    before, during, after = asyncio.run(scenario())
+    assert during - before == 2
+    assert after == before
